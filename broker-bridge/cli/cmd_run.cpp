@@ -1,0 +1,144 @@
+// `broker-bridge run`, `check-config`, `streams` and `status`.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "broker-bridge/admin_server.hpp"
+#include "broker-bridge/cli/commands.hpp"
+#include "broker-bridge/config.hpp"
+#include "broker-bridge/errors.hpp"
+#include "broker-bridge/log.hpp"
+#include "broker-bridge/metrics.hpp"
+#include "broker-bridge/nats_client.hpp"
+#include "broker-bridge/provisioner.hpp"
+#include "broker-bridge/version.hpp"
+#include "handlers/handler_host.hpp"
+
+namespace bb::cli {
+namespace {
+
+Config load_and_configure(const std::string& file) {
+    Config c = load_config(file);
+    log::configure(c.log.level, c.log.format);
+    return c;
+}
+
+// Connects and waits for the server: the commands below need an answer, not a retry loop.
+NatsClient connect_now(const Config& c, std::string_view name) {
+    NatsClient nats = NatsClient::connect(c.nats, name);
+    if (!nats.wait_connected(c.nats.connect_timeout + c.nats.request_timeout)) {
+        throw StartupError("cannot reach NATS at " + c.nats.url + " (nats.url in " +
+                           c.file.string() + ")");
+    }
+    return nats;
+}
+
+void provision(const Config& c, const NatsClient& nats) {
+    for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime, &c.advisories}) {
+        ensure_stream(nats.js(), *s);
+    }
+    for (const auto& b : c.buckets) ensure_bucket(nats.js(), b);
+}
+
+// Blocks SIGINT and SIGTERM in every thread started after this call, so sigwait() in main
+// is the one place that sees them.
+sigset_t block_stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return set;
+}
+
+// Waits for SIGINT or SIGTERM, keeping the connection gauge current; 0 when the NATS
+// connection closed for good instead (nats.c gave up, e.g. on repeated auth failures).
+int wait_for_stop(const sigset_t& signals, const NatsClient& nats, Metrics& metrics) {
+    const timespec period{0, 500 * 1000 * 1000};
+    while (true) {
+        int sig = sigtimedwait(&signals, nullptr, &period);
+        if (sig > 0) return sig;
+        metrics.nats_connected().Set(nats.connected() ? 1 : 0);
+        if (nats.closed()) return 0;
+    }
+}
+
+}  // namespace
+
+int run(const RunOptions& o) {
+    sigset_t stop_signals = block_stop_signals();
+    Config c = load_and_configure(o.config);
+    log::info("broker-bridge starting", {{"version", kVersion}, {"config", o.config},
+                                         {"bindings", c.bindings.size()}});
+    Metrics metrics;
+    std::atomic<bool> ready{false};
+    NatsClient nats = NatsClient::connect(c.nats, c.nats.name);
+    std::unique_ptr<AdminServer> admin;
+    if (!c.admin.listen.empty()) {
+        admin = std::make_unique<AdminServer>(
+            c.admin.listen, metrics, [&] { return ready.load() && nats.connected(); },
+            [] { return true; });
+    }
+    if (!nats.wait_connected(c.nats.connect_timeout)) {
+        log::warn("waiting for nats", {{"url", c.nats.url}});
+        while (!nats.wait_connected(std::chrono::seconds(5))) {
+            sigset_t pending;
+            sigpending(&pending);
+            if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
+            log::warn("still waiting for nats", {{"url", c.nats.url}});
+        }
+    }
+    provision(c, nats);
+    handlers::HandlerHost host(c, nats, metrics);
+    host.start();
+    ready = true;
+    log::info("broker-bridge ready");
+
+    int sig = wait_for_stop(stop_signals, nats, metrics);
+    if (sig == 0) {
+        log::error("nats connection closed for good; exiting so a supervisor can restart");
+        host.stop();
+        return 1;
+    }
+    log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    ready = false;
+    host.stop();
+    auto drained = nats.drain(c.nats.request_timeout);
+    if (!drained) log::warn("nats drain incomplete", {{"error", drained.error().what}});
+    log::info("broker-bridge stopped");
+    return 0;
+}
+
+int check_config(const std::string& file) {
+    Config c = load_config(file);
+    std::printf("%s: ok (%zu bindings, %zu buckets)\n", file.c_str(), c.bindings.size(),
+                c.buckets.size());
+    return 0;
+}
+
+int streams(const std::string& file) {
+    Config c = load_and_configure(file);
+    NatsClient nats = connect_now(c, "broker-bridge-streams");
+    provision(c, nats);
+    std::printf("%-20s %12s %14s %12s %12s %10s\n", "STREAM", "MESSAGES", "BYTES", "FIRST",
+                "LAST", "CONSUMERS");
+    for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime, &c.advisories}) {
+        auto st = stream_status(nats.js(), s->name);
+        if (!st) {
+            std::printf("%-20s %s\n", s->name.c_str(), st.error().what.c_str());
+            continue;
+        }
+        std::printf("%-20s %12llu %14llu %12llu %12llu %10lld\n", st->name.c_str(),
+                    static_cast<unsigned long long>(st->messages),
+                    static_cast<unsigned long long>(st->bytes),
+                    static_cast<unsigned long long>(st->first_seq),
+                    static_cast<unsigned long long>(st->last_seq),
+                    static_cast<long long>(st->consumer_count));
+    }
+    return 0;
+}
+
+}  // namespace bb::cli

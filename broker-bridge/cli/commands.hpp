@@ -1,0 +1,47 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+// The broker-bridge subcommands. Each returns the process exit status: 0 on success, 1 when
+// the work failed (some events not published, a replay refused), 2 for a usage or config
+// error. Start-up errors (ConfigError, StartupError) propagate to main, which prints them.
+namespace bb::cli {
+
+struct RunOptions {
+    std::string config;
+};
+int run(const RunOptions& o);
+
+int check_config(const std::string& config);
+int streams(const std::string& config);
+int status(const std::string& config, bool json);
+
+struct PublishOptions {
+    std::string config;
+    std::string file;  // a .jsonl file, "-" for standard input; empty: a single event below
+    std::string type;
+    std::string aggregate_type;
+    std::string aggregate_id;
+    std::string data = "{}";  // JSON
+    std::string id;           // default: a random UUID
+    std::string user_id;
+    std::string source = "broker-bridge-cli";
+    bool json_data = false;  // publish data as application/json instead of msgpack
+};
+int publish(const PublishOptions& o);
+
+struct DlqOptions {
+    std::string config;
+    std::string binding;  // empty: every binding
+    bool json = false;
+    bool all = false;
+    uint64_t seq = 0;
+};
+int dlq_list(const DlqOptions& o);
+int dlq_show(const DlqOptions& o);
+int dlq_replay(const DlqOptions& o);
+int dlq_purge(const DlqOptions& o);
+
+}  // namespace bb::cli
