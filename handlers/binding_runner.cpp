@@ -1,0 +1,361 @@
+#include "handlers/binding_runner.hpp"
+
+#include <algorithm>
+
+#include "broker-bridge/backoff.hpp"
+#include "broker-bridge/errors.hpp"
+#include "broker-bridge/log.hpp"
+#include "broker-bridge/subject.hpp"
+#include "handlers/consumer_setup.hpp"
+#include "handlers/dead_letter.hpp"
+
+namespace bb::handlers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view outcome_label(int o) {
+    static constexpr std::string_view kLabels[] = {"done",    "retry",   "reject",
+                                                   "timeout", "skipped", "invalid"};
+    return kLabels[o];
+}
+
+// The JSON document a binding filter reads: every attribute by its CloudEvents name, and
+// `data` only when the filter reads it (converting msgpack costs more than the rest).
+nlohmann::json filter_document(const Event& e, const std::string& data_json, bool with_data) {
+    nlohmann::json doc = {{"id", e.id},
+                          {"type", e.type},
+                          {"source", e.source},
+                          {"subject", e.subject},
+                          {"time", e.time},
+                          {"aggregatetype", e.aggregate_type},
+                          {"correlationid", e.correlation_id},
+                          {"causationid", e.causation_id},
+                          {"userid", e.user_id},
+                          {"dataversion", e.data_version}};
+    if (with_data) doc["data"] = nlohmann::json::parse(data_json, nullptr, false);
+    return doc;
+}
+
+}  // namespace
+
+BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config,
+                             const NatsClient& nats, Metrics& metrics, WorkerPool& pool)
+    : plugin_(plugin),
+      binding_(plugin.binding()),
+      config_(config),
+      nats_(nats),
+      metrics_(metrics),
+      pool_(pool),
+      ack_wait_(binding_.timeout + config.handlers.ack_margin),
+      random_(std::random_device{}()) {
+    if (!binding_.filter.empty()) {
+        filter_ = expr::Expression::parse(binding_.filter, binding_.where + ": bindings " +
+                                                               binding_.name + " filter");
+    }
+}
+
+BindingRunner::~BindingRunner() { stop(Clock::now()); }
+
+std::vector<std::string> BindingRunner::durables() const {
+    std::vector<std::string> out;
+    for (const auto& s : binding_.subjects) out.push_back(durable_name(binding_.name, s));
+    return out;
+}
+
+void BindingRunner::start() {
+    for (const auto& subject : binding_.subjects) {
+        auto c = std::make_unique<Consumer>();
+        c->subject = subject;
+        c->durable = durable_name(binding_.name, subject);
+        c->sub = bind_pull_consumer(nats_, config_, binding_, subject, c->durable, ack_wait_);
+        consumers_.push_back(std::move(c));
+    }
+    timer_ = std::thread([this] { timer_loop(); });
+    if (plugin_.has_tick()) ticker_ = std::thread([this] { tick_loop(); });
+    for (auto& c : consumers_) {
+        Consumer* raw = c.get();
+        c->fetcher = std::thread([this, raw] { fetch_loop(*raw); });
+    }
+}
+
+void BindingRunner::fetch_loop(Consumer& c) {
+    const int batch_max = config_.handlers.fetch_batch;
+    const auto wait_ms = static_cast<int64_t>(config_.handlers.fetch_wait.count());
+    const int held_max = config_.handlers.max_ack_pending / 2;
+    int failures = 0;
+    while (true) {
+        int want = 0;
+        {
+            std::unique_lock lock(mutex_);
+            changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
+                return stopping_ || (running_ < binding_.concurrency && held_ < held_max);
+            });
+            if (stopping_) return;
+            want = std::min(batch_max, binding_.concurrency - running_);
+        }
+        if (want <= 0) continue;
+        NatsMsgList list;
+        jsErrCode jerr = static_cast<jsErrCode>(0);
+        natsStatus s = natsSubscription_Fetch(list.get(), c.sub.get(), want, wait_ms, &jerr);
+        if (s == NATS_TIMEOUT) continue;
+        if (s != NATS_OK) {
+            // Logged once per outage, not per poll; nats.c reconnects on its own.
+            if (failures++ == 0) {
+                log::warn("fetch failed", {{"binding", binding_.name}, {"consumer", c.durable},
+                                           {"error", nats_error(s, &jerr).what}});
+            }
+            std::unique_lock lock(mutex_);
+            changed_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+            continue;
+        }
+        if (failures > 0) {
+            log::info("fetch recovered", {{"binding", binding_.name}, {"consumer", c.durable}});
+            failures = 0;
+        }
+        for (natsMsg*& raw : list) {
+            NatsMsg msg(raw);
+            raw = nullptr;  // the list no longer owns it
+            dispatch(std::move(msg), c.subject);
+        }
+    }
+}
+
+void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
+    auto d = std::make_shared<Delivery>();
+    jsMsgMetaData* raw_meta = nullptr;
+    if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
+        JsMsgMetaData meta(raw_meta);
+        d->stream_seq = meta->Sequence.Stream;
+        d->delivered = meta->NumDelivered;
+    }
+    d->subject = natsMsg_GetSubject(msg.get());
+    d->msg = std::move(msg);
+    if (binding_.ordering == Ordering::kPerAggregate) {
+        const char* type = header_value(d->msg.get(), "ce-aggregatetype");
+        const char* id = header_value(d->msg.get(), "ce-subject");
+        if (type && id) d->aggregate_key = std::string(type) + '\n' + id;
+    }
+    std::unique_lock lock(mutex_);
+    if (!d->aggregate_key.empty()) {
+        Aggregate& agg = aggregates_[d->aggregate_key];
+        if (agg.active_seq != 0 && agg.active_seq != d->stream_seq) {
+            // An earlier event of this aggregate is running or waiting for its retry.
+            auto [it, added] = agg.held.insert_or_assign(d->stream_seq, d);
+            if (added) ++held_;
+            return;
+        }
+        agg.active_seq = d->stream_seq;
+    }
+    ++running_;
+    lock.unlock();
+    run_now(std::move(d));
+}
+
+void BindingRunner::run_now(std::shared_ptr<Delivery> d) {
+    pool_.submit(binding_.priority, [this, d = std::move(d)] { process(d); });
+}
+
+std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::string& error) {
+    auto headers = read_headers(d.msg.get());
+    if (!headers) {
+        error = "cannot read headers: " + headers.error().what;
+        return Outcome::kInvalid;
+    }
+    d.headers = std::move(*headers);
+    if (const auto* only = find_header(d.headers, kReplayBinding)) {
+        if (*only != binding_.name) return Outcome::kSkipped;  // a replay for another binding
+    }
+    std::string_view body(natsMsg_GetData(d.msg.get()),
+                          static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
+    auto event = decode(d.headers, body);
+    if (!event) {
+        error = event.error().what;
+        return Outcome::kInvalid;
+    }
+    d.event = std::move(*event);
+    auto json = data_as_json(d.event);
+    if (!json) {
+        error = json.error().what;
+        return Outcome::kInvalid;
+    }
+    d.data_json = std::move(*json);
+    if (filter_) {
+        const auto& roots = filter_->roots();
+        bool with_data = std::find(roots.begin(), roots.end(), "data") != roots.end();
+        if (!filter_->matches(filter_document(d.event, d.data_json, with_data))) {
+            return Outcome::kSkipped;
+        }
+    }
+    build_c_event(d, static_cast<uint32_t>(binding_.attempts));
+    return std::nullopt;
+}
+
+void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
+    std::string error;
+    if (auto early = prepare(*d, error)) {
+        d->state = Delivery::kFinished;
+        answer(d, *early, 0, error);
+        return;
+    }
+    uint32_t delay_ms = next_delay_ms(d->delivered);
+    auto started = Clock::now();
+    d->deadline = started + binding_.timeout;
+    {
+        std::lock_guard lock(mutex_);
+        d->state = Delivery::kRunning;
+        in_flight_.push_back(d);
+    }
+    bb_error err{};
+    bb_result result = BB_RESULT_RETRY;
+    try {
+        result = plugin_.handle(d->c_event, &delay_ms, &err);
+    } catch (...) {
+        std::snprintf(err.message, sizeof err.message, "the plugin threw through its C entry");
+    }
+    int expected = Delivery::kRunning;
+    bool ours = d->state.compare_exchange_strong(expected, Delivery::kFinished);
+    {
+        std::lock_guard lock(mutex_);
+        in_flight_.erase(std::remove(in_flight_.begin(), in_flight_.end(), d), in_flight_.end());
+        if (!ours) --stuck_;
+    }
+    if (!ours) {
+        // The timer already answered for this delivery when it overran its timeout.
+        pool_.release_replacement();
+        metrics_.handlers_stuck(binding_.name).Decrement();
+        log::info("handler returned after its timeout",
+                  {{"binding", binding_.name}, {"seq", d->stream_seq}});
+        return;
+    }
+    metrics_.handler_duration(binding_.name)
+        .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    Outcome o = result == BB_RESULT_DONE     ? Outcome::kDone
+                : result == BB_RESULT_REJECT ? Outcome::kReject
+                                             : Outcome::kRetry;
+    answer(d, o, delay_ms, err.message);
+}
+
+void BindingRunner::answer(const std::shared_ptr<Delivery>& d, Outcome outcome,
+                           uint32_t delay_ms, const std::string& error) {
+    count(outcome);
+    switch (outcome) {
+        case Outcome::kDone:
+        case Outcome::kSkipped:
+            natsMsg_Ack(d->msg.get(), nullptr);
+            release(d, true);
+            return;
+        case Outcome::kReject:
+            release(d, dead_letter(*d, static_cast<int>(DlqReason::kReject), error));
+            return;
+        case Outcome::kInvalid:
+            release(d, dead_letter(*d, static_cast<int>(DlqReason::kInvalid), error));
+            return;
+        case Outcome::kRetry:
+        case Outcome::kTimeout:
+            fail_attempt(d, delay_ms, error);
+            return;
+    }
+}
+
+void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t delay_ms,
+                                 const std::string& error) {
+    {
+        std::lock_guard lock(mutex_);
+        first_failed_at_.try_emplace(d->stream_seq, rfc3339_now());
+    }
+    if (d->delivered >= static_cast<uint64_t>(binding_.attempts)) {
+        release(d, dead_letter(*d, static_cast<int>(DlqReason::kExhausted), error));
+        return;
+    }
+    log::debug("attempt failed", {{"binding", binding_.name}, {"seq", d->stream_seq},
+                                  {"attempt", d->delivered}, {"retry_in_ms", delay_ms},
+                                  {"error", error}});
+    natsMsg_NakWithDelay(d->msg.get(), static_cast<int64_t>(delay_ms), nullptr);
+    release(d, false);
+}
+
+// Publishes the DLQ entry, then terminates the original. When the publish fails the message
+// is released with a nak instead: it comes back, or reaches the DLQ by the max-deliveries
+// advisory. Returns whether the message left the consumer for good.
+bool BindingRunner::dead_letter(Delivery& d, int reason, const std::string& error) {
+    DeadLetter info;
+    info.binding = binding_.name;
+    info.plugin = binding_.plugin;
+    info.reason = static_cast<DlqReason>(reason);
+    info.error = error;
+    info.attempts = static_cast<uint32_t>(d.delivered);
+    info.stream = config_.events.name;
+    info.stream_seq = d.stream_seq;
+    info.original_subject = d.subject;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = first_failed_at_.find(d.stream_seq);
+        if (it != first_failed_at_.end()) info.first_failed_at = it->second;
+    }
+    if (d.headers.empty()) {
+        auto headers = read_headers(d.msg.get());
+        if (headers) d.headers = std::move(*headers);
+    }
+    std::string_view body(natsMsg_GetData(d.msg.get()),
+                          static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
+    auto published = publish_dead_letter(nats_, build_dead_letter(d.headers, body, info));
+    if (!published) {
+        log::error("dead-letter publish failed", {{"binding", binding_.name},
+                                                  {"seq", d.stream_seq},
+                                                  {"error", published.error().what}});
+        natsMsg_NakWithDelay(d.msg.get(), 1000, nullptr);
+        return false;
+    }
+    natsMsg_Term(d.msg.get(), nullptr);
+    metrics_.dead_letters(binding_.name, reason_name(info.reason)).Increment();
+    log::warn("event dead-lettered", {{"binding", binding_.name}, {"seq", d.stream_seq},
+                                      {"reason", reason_name(info.reason)},
+                                      {"attempts", info.attempts}, {"error", info.error}});
+    return true;
+}
+
+// The delivery is answered. `final`: the message left the consumer (ack or term), so the
+// next held event of its aggregate may run; otherwise the aggregate waits for the retry.
+void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
+    std::shared_ptr<Delivery> next;
+    {
+        std::lock_guard lock(mutex_);
+        --running_;
+        if (final) first_failed_at_.erase(d->stream_seq);
+        auto it = d->aggregate_key.empty() ? aggregates_.end()
+                                           : aggregates_.find(d->aggregate_key);
+        if (final && it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
+            Aggregate& agg = it->second;
+            if (agg.held.empty()) {
+                aggregates_.erase(it);
+            } else {
+                auto first = agg.held.begin();
+                next = first->second;
+                agg.active_seq = first->first;
+                agg.held.erase(first);
+                --held_;
+                ++running_;
+            }
+        }
+    }
+    changed_.notify_all();
+    if (next) run_now(std::move(next));
+}
+
+uint32_t BindingRunner::next_delay_ms(uint64_t failed_attempt) {
+    double u;
+    {
+        std::lock_guard lock(mutex_);
+        u = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    }
+    auto d = backoff_delay(binding_.backoff, static_cast<uint32_t>(failed_attempt), u);
+    return static_cast<uint32_t>(std::min<int64_t>(d.count(), UINT32_MAX));
+}
+
+void BindingRunner::count(Outcome outcome) {
+    metrics_.attempts(binding_.name, binding_.plugin, outcome_label(static_cast<int>(outcome)))
+        .Increment();
+}
+
+}  // namespace bb::handlers

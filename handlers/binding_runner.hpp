@@ -1,0 +1,110 @@
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "broker-bridge/config.hpp"
+#include "broker-bridge/expression.hpp"
+#include "broker-bridge/metrics.hpp"
+#include "broker-bridge/nats_client.hpp"
+#include "handlers/delivery.hpp"
+#include "handlers/plugin_instance.hpp"
+#include "handlers/worker_pool.hpp"
+
+namespace bb::handlers {
+
+// Runs one binding: one durable pull consumer per subject, a fetch thread per consumer that
+// takes only as many messages as the binding can start, handler calls on the shared worker
+// pool, and a timer thread for handler timeouts, ack-wait extensions and plugin ticks.
+//
+// A failed attempt is retried with NakWithDelay on the binding's backoff schedule; the last
+// failed attempt, a reject and an invalid envelope go to the DLQ (acknowledged publish
+// first, then Term). With ordering per-aggregate, later events of an aggregate are held in
+// memory (their ack wait extended) while an earlier one is being retried.
+//
+// Owned by the handler host; start() and stop() are called from its thread.
+class BindingRunner {
+public:
+    BindingRunner(PluginInstance& plugin, const Config& config, const NatsClient& nats,
+                  Metrics& metrics, WorkerPool& pool);
+    ~BindingRunner();
+    BindingRunner(const BindingRunner&) = delete;
+    BindingRunner& operator=(const BindingRunner&) = delete;
+
+    // Creates or updates the durable consumers and starts fetching. Throws StartupError.
+    void start();
+    // Stops fetching, lets running handlers finish until `deadline`, then releases every
+    // message it still holds back to JetStream for redelivery.
+    void stop(std::chrono::steady_clock::time_point deadline);
+
+    const std::string& name() const { return binding_.name; }
+    const std::string& plugin_name() const { return binding_.plugin; }
+    // The durable consumer names, one per subject, in the binding's subject order.
+    std::vector<std::string> durables() const;
+
+private:
+    struct Consumer {
+        std::string subject;
+        std::string durable;
+        NatsSubscription sub;
+        std::thread fetcher;
+    };
+    struct Aggregate {
+        uint64_t active_seq = 0;
+        std::map<uint64_t, std::shared_ptr<Delivery>> held;
+    };
+    enum class Outcome { kDone, kRetry, kReject, kTimeout, kSkipped, kInvalid };
+
+    void bind_consumer(Consumer& c);
+    void fetch_loop(Consumer& c);
+    void dispatch(NatsMsg msg, const std::string& subject);
+    void run_now(std::shared_ptr<Delivery> d);
+    void process(const std::shared_ptr<Delivery>& d);
+    std::optional<Outcome> prepare(Delivery& d, std::string& error);
+    void answer(const std::shared_ptr<Delivery>& d, Outcome outcome, uint32_t delay_ms,
+                const std::string& error);
+    void fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t delay_ms,
+                      const std::string& error);
+    bool dead_letter(Delivery& d, int reason, const std::string& error);
+    void release(const std::shared_ptr<Delivery>& d, bool final);
+    uint32_t next_delay_ms(uint64_t failed_attempt);
+    void timer_loop();
+    void tick_loop();
+    void check_timeouts();
+    void extend_held();
+    void count(Outcome outcome);
+
+    PluginInstance& plugin_;
+    const BindingConfig& binding_;
+    const Config& config_;
+    const NatsClient& nats_;
+    Metrics& metrics_;
+    WorkerPool& pool_;
+    std::optional<expr::Expression> filter_;
+    std::chrono::milliseconds ack_wait_;
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool stopping_ = false;
+    int running_ = 0;
+    int held_ = 0;
+    int stuck_ = 0;
+    std::vector<std::shared_ptr<Delivery>> in_flight_;  // running handler calls
+    std::unordered_map<std::string, Aggregate> aggregates_;
+    std::unordered_map<uint64_t, std::string> first_failed_at_;  // by stream seq
+    std::mt19937_64 random_;
+
+    std::vector<std::unique_ptr<Consumer>> consumers_;
+    std::thread timer_;
+    std::thread ticker_;
+};
+
+}  // namespace bb::handlers

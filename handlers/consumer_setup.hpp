@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "broker-bridge/config.hpp"
+#include "broker-bridge/nats_client.hpp"
+
+// Durable pull consumers of the EVENTS stream, created from bindings. Start-up only: a
+// failure throws StartupError naming the binding and consumer.
+namespace bb::handlers {
+
+// Creates the durable consumer for one subject of a binding, or updates the one that exists
+// (a start position cannot change once a consumer exists: the existing one is kept), then
+// binds a pull subscription to it.
+NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config,
+                                    const BindingConfig& binding, const std::string& subject,
+                                    const std::string& durable, std::chrono::milliseconds ack_wait);
+
+// The description that marks a consumer as this group's; only such consumers are ever
+// removed, so consumers other applications made on the stream are left alone.
+std::string consumer_description(const std::string& group, const std::string& binding);
+
+// Deletes the consumers of `group` on the events stream whose names are not in `keep`.
+void remove_stale_consumers(const NatsClient& nats, const Config& config,
+                            const std::set<std::string>& keep);
+
+}  // namespace bb::handlers

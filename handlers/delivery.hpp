@@ -1,0 +1,42 @@
+#pragma once
+
+#include <bb/plugin.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker-bridge/envelope.hpp"
+#include "broker-bridge/nats_handles.hpp"
+
+namespace bb::handlers {
+
+// One delivery of one JetStream message to one binding, from fetch to its final answer
+// (ack, nak, term). Shared between the worker running the handler and the binding's timer,
+// which may take the delivery over when the handler overruns its timeout: whoever moves
+// `state` out of kRunning first decides what happens to the message.
+struct Delivery {
+    enum State : int { kQueued, kRunning, kFinished, kTakenOver };
+
+    NatsMsg msg;
+    std::string subject;  // as stored in the stream
+    uint64_t stream_seq = 0;
+    uint64_t delivered = 1;     // JetStream's delivery count, 1 for the first
+    std::string aggregate_key;  // empty unless ordering is per-aggregate
+    std::atomic<int> state{kQueued};
+    std::chrono::steady_clock::time_point deadline;
+
+    // Filled on the worker before the handler runs; bb_event points into these.
+    Headers headers;
+    Event event;
+    std::string data_json;
+    std::vector<bb_header> c_headers;
+    bb_event c_event{};
+};
+
+// Fills d.c_event (and the strings it points into) from the decoded event and the message.
+void build_c_event(Delivery& d, uint32_t max_attempts);
+
+}  // namespace bb::handlers

@@ -1,0 +1,125 @@
+#include "handlers/handler_host.hpp"
+
+#include <set>
+
+#include "broker-bridge/errors.hpp"
+#include "broker-bridge/log.hpp"
+#include "handlers/consumer_setup.hpp"
+
+namespace bb::handlers {
+
+Buckets open_buckets(const Config& config, const NatsClient& nats) {
+    Buckets out;
+    for (const auto& b : config.buckets) {
+        kvStore* kv = nullptr;
+        natsStatus s = js_KeyValue(&kv, nats.js(), b.name.c_str());
+        if (s != NATS_OK) {
+            throw StartupError("bucket " + b.name + " cannot be opened: " +
+                               nats_error(s).what + " (it is provisioned at start-up)");
+        }
+        out.emplace(b.name, KvStore(kv));
+    }
+    return out;
+}
+
+HandlerHost::HandlerHost(const Config& config, const NatsClient& nats, Metrics& metrics)
+    : config_(config), nats_(nats), metrics_(metrics) {}
+
+HandlerHost::~HandlerHost() { stop(); }
+
+void HandlerHost::start() {
+    buckets_ = open_buckets(config_, nats_);
+    int workers = config_.handlers.workers;
+    if (workers == 0) {
+        for (const auto& b : config_.bindings) workers += b.concurrency;
+    }
+    pool_ = std::make_unique<WorkerPool>(std::max(workers, 1),
+                                         config_.handlers.max_stuck_threads);
+    std::set<std::string> durables;
+    std::map<std::string, AdvisoryListener::Target> targets;
+    for (const auto& b : config_.bindings) {
+        auto it = plugins_.find(b.plugin);
+        if (it == plugins_.end()) {
+            it = plugins_.emplace(b.plugin, load_plugin(b.plugin, config_.plugin_path)).first;
+            log::info("plugin loaded", {{"plugin", b.plugin},
+                                        {"version", it->second.version()},
+                                        {"abi", BB_PLUGIN_ABI_VERSION},
+                                        {"path", it->second.path().string()}});
+        }
+        instances_.push_back(std::make_unique<PluginInstance>(it->second, b, config_, nats_,
+                                                              metrics_, buckets_));
+        runners_.push_back(std::make_unique<BindingRunner>(*instances_.back(), config_, nats_,
+                                                           metrics_, *pool_));
+        for (const auto& d : runners_.back()->durables()) {
+            durables.insert(d);
+            targets[d] = {b.name, b.plugin};
+        }
+    }
+    remove_stale_consumers(nats_, config_, durables);
+    for (auto& r : runners_) r->start();
+    advisories_ = std::make_unique<AdvisoryListener>(config_, nats_, metrics_, targets);
+    advisories_->start();
+    poller_ = std::thread([this] { poll_loop(); });
+    log::info("handlers started", {{"bindings", runners_.size()}, {"workers", workers},
+                                   {"group", config_.handlers.group}});
+}
+
+void HandlerHost::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (poller_.joinable()) poller_.join();
+    if (advisories_) advisories_->stop();
+    auto deadline = std::chrono::steady_clock::now() + config_.handlers.shutdown_timeout;
+    for (auto& r : runners_) r->stop(deadline);
+    if (pool_) {
+        int stuck = pool_->stop(std::chrono::milliseconds(100));
+        if (stuck > 0) log::warn("handlers still running at exit", {{"count", stuck}});
+    }
+    runners_.clear();
+    // Instances are destroyed before their libraries close (plugins_ is cleared last).
+    instances_.clear();
+    buckets_.clear();
+    plugins_.clear();
+    if (!config_.bindings.empty()) log::info("handlers stopped");
+}
+
+void HandlerHost::poll_loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        lock.unlock();
+        poll_once();
+        lock.lock();
+        wake_.wait_for(lock, config_.handlers.lag_poll_interval, [this] { return stopping_; });
+    }
+}
+
+// Consumer lag and DLQ depth. Polled at most about once a second by default: faster
+// polling of consumer info measurably slows the consumer itself.
+void HandlerHost::poll_once() {
+    for (const auto& r : runners_) {
+        for (const auto& durable : r->durables()) {
+            jsConsumerInfo* raw = nullptr;
+            jsErrCode jerr = static_cast<jsErrCode>(0);
+            natsStatus s = js_GetConsumerInfo(&raw, nats_.js(), config_.events.name.c_str(),
+                                              durable.c_str(), nullptr, &jerr);
+            JsConsumerInfo info(raw);
+            if (s != NATS_OK) continue;
+            metrics_.consumer_lag(r->name(), durable).Set(static_cast<double>(info->NumPending));
+            metrics_.consumer_ack_pending(r->name(), durable)
+                .Set(static_cast<double>(info->NumAckPending));
+        }
+    }
+    jsStreamInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetStreamInfo(&raw, nats_.js(), config_.dlq.name.c_str(), nullptr, &jerr) ==
+        NATS_OK) {
+        JsStreamInfo info(raw);
+        metrics_.dlq_messages().Set(static_cast<double>(info->State.Msgs));
+    }
+}
+
+}  // namespace bb::handlers

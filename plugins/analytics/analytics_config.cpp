@@ -1,0 +1,84 @@
+#include "analytics_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+
+namespace bb::analytics {
+namespace {
+
+constexpr int64_t kBatchMaxLimit = 10000;
+// A waiting row holds up its handle() call: a second is already far past useful.
+constexpr int64_t kBatchWaitLimitMs = 1000;
+
+[[noreturn]] void fail(std::string_view key, const std::string& what) {
+    throw std::invalid_argument("analytics config: " + std::string(key) + ": " + what);
+}
+
+std::string scalar_text(const YAML::Node& node) {
+    return node.IsScalar() ? "'" + node.Scalar() + "'" : "a non-scalar value";
+}
+
+int64_t read_integer(const YAML::Node& node, std::string_view key, int64_t low, int64_t high) {
+    const std::string expected = "expected an integer from " + std::to_string(low) + " to " +
+                                 std::to_string(high) + ", found ";
+    int64_t value = 0;
+    if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
+        fail(key, expected + scalar_text(node));
+    }
+    if (value < low || value > high) fail(key, expected + std::to_string(value));
+    return value;
+}
+
+std::string read_path(const YAML::Node& node) {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+        fail("path", "expected a file path, found " + scalar_text(node));
+    }
+    return node.Scalar();
+}
+
+YAML::Node load(const std::string& yaml_text) {
+    try {
+        return YAML::Load(yaml_text);
+    } catch (const YAML::Exception& e) {
+        throw std::invalid_argument("analytics config: " + std::string(e.what()));
+    }
+}
+
+}  // namespace
+
+AnalyticsConfig parse_analytics_config(const std::string& yaml_text) {
+    AnalyticsConfig config;
+    YAML::Node root = load(yaml_text);
+    if (!root.IsDefined() || root.IsNull()) return config;
+    if (!root.IsMap()) {
+        throw std::invalid_argument("analytics config: expected a map of settings");
+    }
+    // yaml-cpp keeps both pairs of a repeated key and answers lookups with the first, so a
+    // repeat would silently drop a setting: refuse it.
+    std::set<std::string> seen;
+    for (const auto& entry : root) {
+        if (!entry.first.IsScalar()) {
+            throw std::invalid_argument("analytics config: a key must be plain text");
+        }
+        const std::string key = entry.first.Scalar();
+        if (!seen.insert(key).second) fail(key, "repeated key");
+        if (key == "path") {
+            config.path = read_path(entry.second);
+        } else if (key == "batch_max") {
+            config.batch_max =
+                static_cast<size_t>(read_integer(entry.second, key, 1, kBatchMaxLimit));
+        } else if (key == "batch_wait_ms") {
+            config.batch_wait =
+                std::chrono::milliseconds(read_integer(entry.second, key, 0, kBatchWaitLimitMs));
+        } else {
+            fail(key, "unknown key (known: path, batch_max, batch_wait_ms)");
+        }
+    }
+    return config;
+}
+
+}  // namespace bb::analytics
