@@ -1,0 +1,41 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+namespace bb::itest {
+
+// Runs the real `broker-bridge run --config <file>` as a child process, its output in a log
+// file beside the config. The destructor stops it (SIGTERM, then SIGKILL after a deadline),
+// by its PID only.
+class BridgeProcess {
+public:
+    BridgeProcess(std::filesystem::path config, std::filesystem::path log);
+    ~BridgeProcess();
+    BridgeProcess(const BridgeProcess&) = delete;
+    BridgeProcess& operator=(const BridgeProcess&) = delete;
+
+    // Starts it and waits until it logs that it is ready; false (with the log kept) if it
+    // exits or is not ready by the deadline.
+    bool start(std::chrono::milliseconds ready_within = std::chrono::seconds(20));
+    // SIGTERM and wait for the exit; returns the exit status (-1 if it had to be killed).
+    int stop(std::chrono::milliseconds within = std::chrono::seconds(20));
+    // True once the process has exited (reaps it); `status` is its wait status.
+    bool exited(int* status = nullptr);
+    bool running() const { return pid_ > 0; }
+    std::string log_text() const;
+
+private:
+    std::filesystem::path config_;
+    std::filesystem::path log_;
+    pid_t pid_ = -1;
+    size_t log_offset_ = 0;  // where this run's output starts in the log
+};
+
+// Path of the broker-bridge binary of this build.
+std::filesystem::path bridge_binary();
+
+}  // namespace bb::itest

@@ -1,0 +1,287 @@
+#define BOOST_TEST_MODULE bb_itest_handlers
+#include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
+
+#include <set>
+
+#include "broker-bridge/subject.hpp"
+#include "integration/bridge_fixture.hpp"
+#include "integration/wait.hpp"
+
+using namespace bb::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A scripted binding on every event subject, with short test intervals.
+std::string scripted_binding(const std::string& log, const std::string& script,
+                             const std::string& extra = "") {
+    return "  - name: scripted\n"
+           "    plugin: scripted\n"
+           "    subjects: [\"events.>\"]\n"
+           "    start: all\n"
+           "    concurrency: 4\n"
+           "    attempts: 3\n"
+           "    timeout: 2s\n"
+           "    backoff: { initial: 200ms, factor: 2, max: 2s, jitter: 0 }\n" +
+           extra +
+           "    config:\n"
+           "      log_file: " + log + "\n" + script;
+}
+
+int64_t sqlite_count(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 1000);
+    sqlite3_stmt* st = nullptr;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(handler_host, BridgeFixture)
+
+BOOST_AUTO_TEST_CASE(published_events_become_one_analytics_row_each) {
+    std::string db = (dir() / "analytics.db").string();
+    start_bridge("  - name: analytics\n    plugin: analytics\n    subjects: [\"events.>\"]\n"
+                 "    start: all\n    concurrency: 4\n    config:\n      path: " + db + "\n");
+    for (int i = 0; i < 200; ++i) publish(make_event("UserCreated", "ev-" + std::to_string(i)));
+    // A producer publishing twice: JetStream drops it inside the duplicate window.
+    for (int i = 0; i < 20; ++i) publish(make_event("UserCreated", "ev-" + std::to_string(i)));
+    BOOST_TEST(wait_until([&] { return sqlite_count(db, "SELECT count(*) FROM events") == 200; },
+                          20s));
+    BOOST_TEST(sqlite_count(db, "SELECT count(*) FROM events WHERE id='ev-7' AND "
+                                "type='UserCreated' AND aggregate_type='Test' AND "
+                                "correlation_id='corr-ev-7'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_handler_is_retried_on_the_backoff_schedule) {
+    start_bridge(scripted_binding(handled_log().string(), "      fail_times: 2\n"));
+    publish(make_event("UserCreated", "flaky-1"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return handled("flaky-1").size() >= 3; }, 20s));
+    auto calls = handled("flaky-1");
+    BOOST_REQUIRE_EQUAL(calls.size(), 3u);
+    BOOST_TEST(calls[0].attempt == 1);
+    BOOST_TEST(calls[1].attempt == 2);
+    BOOST_TEST(calls[2].attempt == 3);
+    BOOST_TEST(calls[2].outcome == "done");
+    // Never earlier than the schedule: 200 ms, then 400 ms (jitter 0).
+    BOOST_TEST(calls[1].unix_ms - calls[0].unix_ms >= 200);
+    BOOST_TEST(calls[2].unix_ms - calls[1].unix_ms >= 400);
+    BOOST_TEST(dlq_messages().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_always_failing_event_reaches_the_dlq_with_every_header) {
+    start_bridge(scripted_binding(handled_log().string(), "      fail_types: [Broken]\n"));
+    auto e = make_event("Broken", "broken-1");
+    e.extra_headers.emplace_back("x-tenant", "acme");
+    publish(e);
+    for (int i = 0; i < 20; ++i) publish(make_event("Fine", "fine-" + std::to_string(i)));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s));
+    auto dead = dlq_messages();
+    BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+    const auto& d = dead[0];
+    BOOST_TEST(d.subject == "dlq.scripted.events.test.Broken");
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "exhausted");
+    BOOST_TEST(*d.header("Bridge-Dlq-Attempts") == "3");
+    BOOST_TEST(*d.header("Bridge-Dlq-Binding") == "scripted");
+    BOOST_TEST(*d.header("Bridge-Dlq-Plugin") == "scripted");
+    BOOST_TEST(*d.header("Bridge-Dlq-Stream") == "EVENTS");
+    BOOST_TEST(*d.header("Bridge-Dlq-Original-Subject") == "events.test.Broken");
+    BOOST_TEST(*d.header("Bridge-Dlq-Replays") == "0");
+    BOOST_TEST(d.header("Bridge-Dlq-Stream-Seq") != nullptr);
+    BOOST_TEST(d.header("Bridge-Dlq-First-Failed-At") != nullptr);
+    BOOST_TEST(d.header("Bridge-Dlq-Failed-At") != nullptr);
+    BOOST_TEST(d.header("Bridge-Dlq-Error")->find("always fails") != std::string::npos);
+    BOOST_TEST(*d.header("ce-id") == "broken-1");
+    BOOST_TEST(*d.header("ce-correlationid") == "corr-broken-1");
+    BOOST_TEST(*d.header("x-tenant") == "acme");
+    BOOST_TEST(d.body == R"({"n":1})");
+    BOOST_TEST(handled("broken-1").size() == 3u);
+    BOOST_TEST(wait_until([&] { return handled().size() == 23; }, 10s));
+}
+
+BOOST_AUTO_TEST_CASE(a_rejected_event_goes_to_the_dlq_without_retries) {
+    start_bridge(scripted_binding(handled_log().string(), "      reject_types: [Bad]\n"));
+    publish(make_event("Bad", "bad-1"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s));
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "reject");
+    BOOST_TEST(*d.header("Bridge-Dlq-Attempts") == "1");
+    BOOST_TEST(handled("bad-1").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_that_is_not_an_envelope_is_dead_lettered_as_invalid) {
+    start_bridge(scripted_binding(handled_log().string(), ""));
+    publish_raw("events.test.Garbage", {{"Nats-Msg-Id", "garbage-1"}}, "not an event");
+    // A subject smuggling attempt in an attribute is refused before any handler sees it.
+    publish_raw("events.test.Evil",
+                {{"ce-specversion", "1.0"}, {"ce-id", "evil-1"}, {"ce-type", "Evil"},
+                 {"ce-source", "x"}, {"ce-subject", "a b"}, {"ce-aggregatetype", "Test"}},
+                "{}");
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 2; }, 20s));
+    for (const auto& d : dlq_messages()) {
+        BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "invalid");
+        BOOST_TEST(*d.header("Bridge-Dlq-Attempts") == "1");
+    }
+    BOOST_TEST(handled().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_filter_skips_non_matching_events_and_acknowledges_them) {
+    start_bridge(scripted_binding(handled_log().string(), "",
+                                  "    filter: 'type == \"Wanted\"'\n"));
+    publish(make_event("Unwanted", "u-1"));
+    publish(make_event("Wanted", "w-1"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return handled("w-1").size() == 1; }, 20s));
+    BOOST_TEST(handled("u-1").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_later_event_of_an_aggregate_waits_for_an_earlier_retried_one) {
+    start_bridge(scripted_binding(handled_log().string(), "      fail_times: 2\n",
+                                  "    ordering: per-aggregate\n"));
+    publish(make_event("Step", "b-1", "order-2"));
+    publish(make_event("Step", "b-2", "order-2"));
+    publish(make_event("Other", "c-1", "order-3"));
+    BOOST_TEST_REQUIRE(wait_until([&] {
+        return handled("b-2").size() == 3 && handled("c-1").size() == 3;
+    }, 30s));
+    // Every call for b-2 comes after b-1's final, successful attempt.
+    auto b1 = handled("b-1");
+    BOOST_REQUIRE_EQUAL(b1.size(), 3u);
+    BOOST_TEST(b1.back().outcome == "done");
+    std::vector<Handled> all = handled();
+    size_t b1_done = 0, b2_first = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+        if (all[i].id == "b-1" && all[i].outcome == "done") b1_done = i;
+        if (all[i].id == "b-2" && b2_first == 0) b2_first = i;
+    }
+    BOOST_TEST(b2_first > b1_done);
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_that_crashes_its_process_ends_in_the_dlq_after_restarts) {
+    start_bridge(scripted_binding(handled_log().string(), "      abort_types: [Crash]\n"));
+    publish(make_event("Crash", "crash-1"));
+    for (int i = 0; i < 10; ++i) publish(make_event("Fine", "fine-" + std::to_string(i)));
+    // Restart the process whenever it dies, as a supervisor would, until the DLQ has it.
+    bool dead_lettered = wait_until(
+        [&] {
+            if (bridge().exited()) BOOST_TEST_REQUIRE(bridge().start());
+            return stream_messages("DLQ") == 1;
+        },
+        60s, 50ms);
+    BOOST_TEST_REQUIRE(dead_lettered, bridge().log_text());
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "max_deliveries");
+    BOOST_TEST(*d.header("ce-id") == "crash-1");
+    std::set<std::string> done;
+    BOOST_TEST(wait_until([&] {
+        done.clear();
+        for (const auto& h : handled()) {
+            if (h.outcome == "done") done.insert(h.id);
+        }
+        return done.size() == 10;
+    }, 30s));
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_that_overruns_its_timeout_counts_as_a_failed_attempt) {
+    start_bridge("  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+                 "    start: all\n    attempts: 2\n    timeout: 300ms\n"
+                 "    backoff: { initial: 100ms, factor: 1, max: 100ms, jitter: 0 }\n"
+                 "    config:\n      log_file: " + handled_log().string() + "\n"
+                 "      sleep_ms_types: { Slow: 1500 }\n");
+    publish(make_event("Slow", "slow-1"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s));
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "exhausted");
+    BOOST_TEST(d.header("Bridge-Dlq-Error")->find("timed out") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_mid_stream_loses_nothing) {
+    std::string db = (dir() / "analytics.db").string();
+    std::string binding = "  - name: analytics\n    plugin: analytics\n    subjects: [\"events.>\"]\n"
+                          "    start: all\n    concurrency: 4\n    config:\n      path: " + db +
+                          "\n";
+    start_bridge(binding);
+    for (int i = 0; i < 3000; ++i) publish(make_event("UserCreated", "s-" + std::to_string(i)));
+    wait_until([&] { return sqlite_count(db, "SELECT count(*) FROM events") > 100; }, 20s);
+    BOOST_TEST(bridge().stop() == 0);
+    BOOST_TEST_REQUIRE(bridge().start());
+    BOOST_TEST(wait_until([&] { return sqlite_count(db, "SELECT count(*) FROM events") == 3000; },
+                          30s));
+}
+
+
+BOOST_AUTO_TEST_CASE(a_follow_up_event_is_published_once_however_often_its_source_is_handled) {
+    start_bridge(scripted_binding(handled_log().string(),
+                                  "      emit_types: { UserCreated: WelcomeQueued }\n"));
+    auto source = make_event("UserCreated", "user-created-1", "u-9");
+    auto wire = bb::encode(source, "events");
+    BOOST_TEST_REQUIRE(wire.ok());
+    // The same event stored twice (two Nats-Msg-Ids), as a redelivery would present it again.
+    bb::Headers headers;
+    for (const auto& h : wire->headers) {
+        if (h.first != "Nats-Msg-Id") headers.push_back(h);
+    }
+    headers.emplace_back("Nats-Msg-Id", "copy-1");
+    publish_raw(wire->subject, headers, wire->body);
+    headers.back().second = "copy-2";
+    publish_raw(wire->subject, headers, wire->body);
+    BOOST_TEST_REQUIRE(wait_until([&] {
+        int done = 0;
+        for (const auto& h : handled()) done += (h.type == "UserCreated" && h.outcome == "done");
+        return done == 2;
+    }, 20s));
+    BOOST_TEST_REQUIRE(wait_until([&] { return handled().size() >= 3; }, 20s));
+    std::vector<StoredMessage> follow_ups;
+    for (uint64_t seq = 1; seq <= stream_messages("EVENTS") + 1; ++seq) {
+        auto m = stream_message("EVENTS", seq);
+        if (m && m->subject == "events.test.WelcomeQueued") follow_ups.push_back(*m);
+    }
+    BOOST_REQUIRE_EQUAL(follow_ups.size(), 1u);
+    const auto& f = follow_ups[0];
+    BOOST_TEST(*f.header("ce-causationid") == "user-created-1");
+    BOOST_TEST(*f.header("ce-correlationid") == "corr-user-created-1");
+    BOOST_TEST(*f.header("ce-subject") == "u-9");
+    BOOST_TEST(*f.header("ce-id") != "user-created-1");
+}
+
+BOOST_AUTO_TEST_CASE(consumers_that_no_binding_uses_are_removed_and_foreign_ones_kept) {
+    std::string two = scripted_binding(handled_log().string(), "") +
+                      "  - name: second\n    plugin: scripted\n    subjects: [events.x.>]\n";
+    start_bridge(two);
+    BOOST_TEST(bridge().stop() == 0);
+    // A consumer some other application made on the same stream.
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "someone_else";
+    cc.AckPolicy = js_AckExplicit;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    BOOST_TEST_REQUIRE(js_AddConsumer(&ci, client().js(), "EVENTS", &cc, nullptr, &jerr) ==
+                       NATS_OK);
+    jsConsumerInfo_Destroy(ci);
+    start_bridge(scripted_binding(handled_log().string(), ""));
+    auto exists = [&](const std::string& name) {
+        jsConsumerInfo* info = nullptr;
+        natsStatus st = js_GetConsumerInfo(&info, client().js(), "EVENTS", name.c_str(),
+                                           nullptr, &jerr);
+        jsConsumerInfo_Destroy(info);
+        return st == NATS_OK;
+    };
+    BOOST_TEST(exists(bb::durable_name("scripted", "events.>")));
+    BOOST_TEST(!exists(bb::durable_name("second", "events.x.>")));
+    BOOST_TEST(exists("someone_else"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

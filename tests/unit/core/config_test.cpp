@@ -1,0 +1,228 @@
+#include "broker-bridge/config.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <stdlib.h>
+
+#include <chrono>
+#include <regex>
+
+#include "broker-bridge/errors.hpp"
+#include "broker-bridge/subject.hpp"
+
+namespace {
+
+const char* kMinimal = R"(nats:
+  url: nats://127.0.0.1:4222
+bindings:
+  - name: analytics
+    plugin: analytics
+    subjects: ["events.>"]
+)";
+
+// The message of the ConfigError that parsing `text` throws, or "" when it parses.
+std::string config_error(const std::string& text) {
+    try {
+        bb::parse_config(text, "/etc/bb/test.yaml");
+    } catch (const bb::ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(a_minimal_config_gets_the_documented_defaults) {
+    auto c = bb::parse_config(kMinimal, "/etc/bb/test.yaml");
+    BOOST_TEST(c.events.name == "EVENTS");
+    BOOST_TEST(c.dlq.name == "DLQ");
+    BOOST_TEST(c.realtime.name == "RT");
+    BOOST_REQUIRE_EQUAL(c.bindings.size(), 1u);
+    const auto& b = c.bindings[0];
+    BOOST_TEST(b.attempts == 5);
+    BOOST_TEST(b.concurrency == 1);
+    BOOST_TEST(b.backoff.initial.count() == 1000);
+    BOOST_TEST((b.start.kind == bb::StartPosition::Kind::kNew));
+    BOOST_TEST(c.dir == "/etc/bb");
+}
+
+BOOST_AUTO_TEST_CASE(the_shipped_local_config_loads) {
+    auto c = bb::load_config(std::string(BB_SOURCE_DIR) + "/configs/local.yaml");
+    BOOST_TEST(!c.bindings.empty());
+    BOOST_TEST(c.events.max_age.count() == 7LL * 86400000);
+    BOOST_TEST(c.events.duplicate_window.count() == 120000);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_names_file_line_column_and_a_suggestion) {
+    std::string text = std::string(kMinimal) + "    atempts: 3\n";
+    std::string e = config_error(text);
+    BOOST_TEST(contains(e, "/etc/bb/test.yaml:7:5"), e);
+    BOOST_TEST(contains(e, "unknown key 'atempts'"), e);
+    BOOST_TEST(contains(e, "did you mean 'attempts'"), e);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_type_names_the_yaml_path) {
+    std::string e = config_error(std::string(kMinimal) + "    concurrency: many\n");
+    BOOST_TEST(contains(e, "bindings[0].concurrency"), e);
+    BOOST_TEST(contains(e, ":7:18"), e);
+    BOOST_TEST(contains(e, "whole number"), e);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_duration_names_its_place) {
+    std::string e = config_error(std::string(kMinimal) + "    backoff: {initial: 1s, max: 3x}\n");
+    BOOST_TEST(contains(e, "bindings[0].backoff.max"), e);
+    BOOST_TEST(contains(e, "bad duration '3x'"), e);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_refused_instead_of_first_or_last_wins) {
+    std::string e = config_error(std::string(kMinimal) + "    attempts: 3\n    attempts: 0\n");
+    BOOST_TEST(contains(e, "duplicate key 'attempts'"), e);
+    BOOST_TEST(contains(e, ":8:5"), e);
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_binding_names_are_refused) {
+    std::string e = config_error(std::string(kMinimal) +
+                                 "  - name: analytics\n    plugin: analytics\n"
+                                 "    subjects: [events.user.>]\n");
+    BOOST_TEST(contains(e, "duplicate binding name 'analytics'"), e);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_yaml_fails_fast_with_a_position) {
+    for (const char* text : {"{foo:", "[[:", "{:", "a:\n\tb: 1\n"}) {
+        auto start = std::chrono::steady_clock::now();
+        std::string e = config_error(text);
+        BOOST_TEST(contains(e, "not valid YAML"), text << " -> " << e);
+        BOOST_TEST(contains(e, "test.yaml:"), e);
+        BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(1)));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_alias_expansion_bomb_is_refused) {
+    std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n";
+    std::string prev = "a";
+    for (char name = 'b'; name <= 'i'; ++name) {
+        bomb += std::string(1, name) + ": &" + name + " [";
+        for (int i = 0; i < 9; ++i) bomb += (i ? ", *" : "*") + prev;
+        bomb += "]\n";
+        prev = std::string(1, name);
+    }
+    std::string e = config_error(bomb);
+    BOOST_TEST(contains(e, "alias bomb"), e);
+}
+
+BOOST_AUTO_TEST_CASE(an_oversized_file_is_refused) {
+    std::string e = config_error(std::string(2 << 20, '#'));
+    BOOST_TEST(contains(e, "at most"), e);
+}
+
+BOOST_AUTO_TEST_CASE(environment_variables_are_substituted_inside_values_only) {
+    setenv("BB_TEST_URL", "nats://10.0.0.1:4222", 1);
+    setenv("BB_TEST_PASSWORD", "p: {x}\n- y", 1);  // YAML syntax in a secret stays text
+    auto c = bb::parse_config("nats:\n  url: ${BB_TEST_URL}\n  user: app\n"
+                              "  password: ${BB_TEST_PASSWORD}\n",
+                              "t.yaml");
+    BOOST_TEST(c.nats.url == "nats://10.0.0.1:4222");
+    BOOST_TEST(c.nats.password == "p: {x}\n- y");
+    unsetenv("BB_TEST_URL");
+}
+
+BOOST_AUTO_TEST_CASE(a_default_applies_when_the_variable_is_unset_or_empty) {
+    unsetenv("BB_TEST_UNSET");
+    auto c = bb::parse_config("nats:\n  url: ${BB_TEST_UNSET:-nats://127.0.0.1:4333}\n", "t.yaml");
+    BOOST_TEST(c.nats.url == "nats://127.0.0.1:4333");
+    auto literal = bb::parse_config("nats:\n  token: $${NOT_A_VAR}\n", "t.yaml");
+    BOOST_TEST(literal.nats.token == "${NOT_A_VAR}");
+}
+
+BOOST_AUTO_TEST_CASE(an_unset_variable_without_default_is_an_error_naming_it) {
+    unsetenv("BB_TEST_UNSET");
+    std::string e = config_error("nats:\n  token: ${BB_TEST_UNSET}\n");
+    BOOST_TEST(contains(e, "BB_TEST_UNSET is not set"), e);
+    BOOST_TEST(contains(e, "test.yaml:2:10"), e);
+}
+
+BOOST_AUTO_TEST_CASE(relative_paths_resolve_against_the_config_folder) {
+    auto c = bb::parse_config("plugins:\n  path: [../build/plugins, /opt/p]\n", "/srv/app/c.yaml");
+    BOOST_REQUIRE_EQUAL(c.plugin_path.size(), 2u);
+    BOOST_TEST(c.plugin_path[0] == "/srv/build/plugins");
+    BOOST_TEST(c.plugin_path[1] == "/opt/p");
+}
+
+BOOST_AUTO_TEST_CASE(binding_subjects_outside_the_events_stream_are_refused) {
+    std::string e = config_error("bindings:\n  - {name: a, plugin: p, subjects: [dlq.>]}\n");
+    BOOST_TEST(contains(e, "outside stream EVENTS"), e);
+    e = config_error("bindings:\n  - {name: a, plugin: p, subjects: [events.a b]}\n");
+    BOOST_TEST(contains(e, "not a valid subject"), e);
+}
+
+BOOST_AUTO_TEST_CASE(key_order_inside_a_binding_does_not_change_its_meaning) {
+    auto a = bb::parse_config("bindings:\n  - {name: a, plugin: p, subjects: [events.>], "
+                              "attempts: 3, backoff: {initial: 1s, max: 4s}}\n",
+                              "t.yaml");
+    auto b = bb::parse_config("bindings:\n  - {backoff: {max: 4s, initial: 1s}, attempts: 3, "
+                              "subjects: [events.>], plugin: p, name: a}\n",
+                              "t.yaml");
+    BOOST_TEST(a.bindings[0].attempts == b.bindings[0].attempts);
+    BOOST_TEST(a.bindings[0].backoff.max == b.bindings[0].backoff.max);
+    BOOST_TEST(a.bindings[0].backoff.initial == b.bindings[0].backoff.initial);
+}
+
+BOOST_AUTO_TEST_CASE(start_accepts_new_all_and_rfc3339_times) {
+    auto c = bb::parse_config("bindings:\n  - {name: a, plugin: p, subjects: [events.>], "
+                              "start: '2026-12-01T08:00:00.5+01:00'}\n",
+                              "t.yaml");
+    BOOST_TEST(c.bindings[0].start.time_unix_ns == 1796108400500000000LL);
+    std::string e = config_error("bindings:\n  - {name: a, plugin: p, subjects: [events.>], "
+                                 "start: yesterday}\n");
+    BOOST_TEST(contains(e, "bindings[0].start"), e);
+}
+
+BOOST_AUTO_TEST_CASE(the_plugin_config_reaches_the_plugin_as_yaml_text) {
+    auto c = bb::parse_config("bindings:\n  - name: a\n    plugin: p\n    subjects: [events.>]\n"
+                              "    config:\n      path: x.db\n      batch_max: 7\n",
+                              "t.yaml");
+    BOOST_TEST(contains(c.bindings[0].plugin_config_yaml, "path: x.db"));
+    BOOST_TEST(contains(c.bindings[0].plugin_config_yaml, "batch_max: 7"));
+}
+
+BOOST_AUTO_TEST_CASE(conflicting_nats_credentials_are_refused) {
+    std::string e = config_error("nats:\n  token: t\n  user: u\n  password: p\n");
+    BOOST_TEST(contains(e, "choose one"), e);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(subject)
+
+BOOST_AUTO_TEST_CASE(patterns_follow_nats_token_rules) {
+    for (const char* ok : {"events.>", "events.*.UserCreated", "a", "rt.user.*.notifications"}) {
+        BOOST_TEST(bb::is_valid_subject_pattern(ok), ok);
+    }
+    for (const char* bad : {"", ".", "a..b", "a.>.b", "a.b*", "a b", "a.\r\n", "a.>x", "a."}) {
+        BOOST_TEST(!bb::is_valid_subject_pattern(bad), bad);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(coverage_between_patterns) {
+    BOOST_TEST(bb::subject_pattern_covers("events.>", "events.user.*"));
+    BOOST_TEST(bb::subject_pattern_covers("events.*.*", "events.user.UserCreated"));
+    BOOST_TEST(!bb::subject_pattern_covers("events.user.*", "events.>"));
+    BOOST_TEST(!bb::subject_pattern_covers("events.>", "events"));
+    BOOST_TEST(!bb::subject_pattern_covers("events.*", "events.a.b"));
+}
+
+BOOST_AUTO_TEST_CASE(durable_names_are_valid_stable_and_distinct) {
+    std::string a = bb::durable_name("analytics", "events.>");
+    BOOST_TEST(a == bb::durable_name("analytics", "events.>"));
+    BOOST_TEST(std::regex_match(a, std::regex("[A-Za-z0-9_-]+")), a);
+    BOOST_TEST(bb::durable_name("x", "a.b") != bb::durable_name("x", "a_b"));
+    std::string long_name = bb::durable_name(std::string(48, 'b'), std::string(80, 'c'));
+    BOOST_TEST(long_name.size() <= 64u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
