@@ -186,7 +186,7 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     Node root = config::load_document(text, file.string());
     if (!root.is_map()) root.fail("the config must be a map of sections");
     root.expect_keys({"nats", "streams", "buckets", "admin", "log", "plugins", "handlers",
-                      "bindings"});
+                      "bindings", "edge"});
     read_nats(root["nats"], c.nats, c.dir);
     Node streams = root["streams"];
     streams.expect_keys({"events", "dlq", "realtime", "advisories"});
@@ -205,6 +205,7 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     }
     read_handlers(root["handlers"], c.handlers);
     read_bindings(root["bindings"], c);
+    if (root.has("edge")) c.edge = read_edge_config(root["edge"]);
     return c;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "broker-bridge/backoff.hpp"
+#include "broker-bridge/edge_config.hpp"
 #include "broker-bridge/log.hpp"
 
 // The daemon's configuration, read once at start-up from YAML (configs/local.yaml is the
@@ -132,6 +133,7 @@ struct Config {
     std::vector<std::filesystem::path> plugin_path;  // absolute after loading
     HandlersConfig handlers;
     std::vector<BindingConfig> bindings;
+    std::optional<EdgeConfig> edge;  // present: `run` starts the WebSocket edge too
 };
 
 // Reads, checks and resolves a config file. Throws ConfigError naming the place.

@@ -43,6 +43,13 @@ bb_require_package(SQLite3_FOUND libsqlite3-dev "SQLite 3")
 find_package(OpenSSL QUIET)
 bb_require_package(OPENSSL_FOUND libssl-dev "OpenSSL")
 
+# The edge: libwebsockets through pkg-config (links -lwebsockets -lcap); libjwt mints
+# development tokens and serves tests as an independent token library.
+pkg_check_modules(LWS IMPORTED_TARGET libwebsockets)
+bb_require_package(LWS_FOUND libwebsockets-dev "libwebsockets")
+pkg_check_modules(JWT IMPORTED_TARGET libjwt)
+bb_require_package(JWT_FOUND libjwt-dev "libjwt")
+
 find_package(Threads REQUIRED)
 
 if(BB_BUILD_TESTS)

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -244,6 +246,18 @@ BOOST_AUTO_TEST_CASE(duplicates_are_counted_apart_from_new_events) {
     BOOST_TEST(contains(first.out, "published 2 events, 2 duplicates, 0 failed"), first.out);
     BOOST_TEST(again.status == 0, again.err);
     BOOST_TEST(contains(again.out, "published 0 events, 4 duplicates, 0 failed"), again.out);
+    BOOST_TEST(messages("EVENTS") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_named_dash_is_read_from_standard_input) {
+    std::string file = write_file("stdin.jsonl", {event_line("in-1"), event_line("in-2")});
+    BOOST_TEST_REQUIRE(std::freopen(file.c_str(), "r", stdin) != nullptr);
+    std::cin.clear();
+
+    Output r = run(bb::cli::publish, publish_options("-"));
+
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(contains(r.out, "published 2 events, 0 duplicates, 0 failed"), r.out);
     BOOST_TEST(messages("EVENTS") == 2u);
 }
 

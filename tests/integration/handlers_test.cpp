@@ -3,7 +3,11 @@
 
 #include <sqlite3.h>
 
+#include <fstream>
 #include <set>
+
+#include "broker-bridge/cli/commands.hpp"
+#include "broker-bridge/provisioner.hpp"
 
 #include "broker-bridge/subject.hpp"
 #include "integration/bridge_fixture.hpp"
@@ -282,6 +286,41 @@ BOOST_AUTO_TEST_CASE(consumers_that_no_binding_uses_are_removed_and_foreign_ones
     BOOST_TEST(exists(bb::durable_name("scripted", "events.>")));
     BOOST_TEST(!exists(bb::durable_name("second", "events.x.>")));
     BOOST_TEST(exists("someone_else"));
+}
+
+BOOST_AUTO_TEST_CASE(a_replayed_event_that_fails_again_accumulates_its_history) {
+    start_bridge(scripted_binding(handled_log().string(), "      reject_types: [Bad]\n") +
+                 "  - name: bystander\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+                 "    start: all\n    config:\n      log_file: " +
+                 (dir() / "bystander.log").string() + "\n");
+    auto e = make_event("Bad", "bad-replayed");
+    e.extra_headers.emplace_back("x-tenant", "acme");
+    publish(e);
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s));
+    uint64_t first_seq = bb::stream_status(client().js(), "DLQ")->last_seq;
+    bb::cli::DlqOptions o;
+    o.config = (dir() / "config.yaml").string();
+    o.seq = first_seq;
+    BOOST_TEST_REQUIRE(bb::cli::dlq_replay(o) == 0);
+    // The replay fails again: a new entry whose counters carry on from the first.
+    BOOST_TEST_REQUIRE(wait_until([&] {
+        auto st = bb::stream_status(client().js(), "DLQ");
+        return st && st->last_seq > first_seq && st->messages == 1;
+    }, 20s));
+    auto again = stream_message("DLQ", bb::stream_status(client().js(), "DLQ")->last_seq);
+    BOOST_TEST_REQUIRE(again.has_value());
+    BOOST_TEST(*again->header("Bridge-Dlq-Replays") == "1");
+    BOOST_TEST(*again->header("Bridge-Dlq-Original-Subject") == "events.test.Bad");
+    BOOST_TEST(again->subject == "dlq.scripted.events.test.Bad");
+    BOOST_TEST(*again->header("ce-correlationid") == "corr-bad-replayed");
+    BOOST_TEST(*again->header("x-tenant") == "acme");
+    BOOST_TEST(handled("bad-replayed").size() == 2u);
+    // The other binding handled the original once and skipped the replay.
+    std::ifstream bystander(dir() / "bystander.log");
+    std::string line;
+    int lines = 0;
+    while (std::getline(bystander, line)) lines += line.find("bad-replayed") != std::string::npos;
+    BOOST_TEST(lines == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
