@@ -39,19 +39,22 @@ void BindingRunner::check_timeouts() {
         for (const auto& d : in_flight_) {
             if (d->deadline > now) continue;
             int expected = Delivery::kRunning;
-            if (d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) {
-                overdue.push_back(d);
-                ++stuck_;
-            }
+            if (!d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) continue;
+            overdue.push_back(d);
+            ++stuck_;
+            // Decided under the lock the returning handler takes too: without a stand-in
+            // thread the stuck call keeps its slot (answer() below releases one, this
+            // takes it back), so new work waits rather than queueing behind a full pool.
+            d->holds_slot = !pool_.add_replacement();
+            if (d->holds_slot) ++running_;
         }
     }
     for (const auto& d : overdue) {
         metrics_.handlers_stuck(binding_.name).Increment();
-        bool replaced = pool_.add_replacement();
         log::warn("handler overran its timeout",
                   {{"binding", binding_.name}, {"seq", d->stream_seq},
                    {"timeout_ms", binding_.timeout.count()},
-                   {"stand_in_thread", replaced}});
+                   {"stand_in_thread", !d->holds_slot}});
         std::string error = "handler timed out after " +
                             std::to_string(binding_.timeout.count()) + "ms";
         answer(d, Outcome::kTimeout, next_delay_ms(d->delivered), error);

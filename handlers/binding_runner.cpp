@@ -215,14 +215,23 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
     }
     int expected = Delivery::kRunning;
     bool ours = d->state.compare_exchange_strong(expected, Delivery::kFinished);
+    bool held_slot = false;
     {
         std::lock_guard lock(mutex_);
         in_flight_.erase(std::remove(in_flight_.begin(), in_flight_.end(), d), in_flight_.end());
-        if (!ours) --stuck_;
+        if (!ours) {
+            --stuck_;
+            held_slot = d->holds_slot;
+            if (held_slot) --running_;
+        }
     }
     if (!ours) {
         // The timer already answered for this delivery when it overran its timeout.
-        pool_.release_replacement();
+        if (held_slot) {
+            changed_.notify_all();
+        } else {
+            pool_.release_replacement();
+        }
         metrics_.handlers_stuck(binding_.name).Decrement();
         log::info("handler returned after its timeout",
                   {{"binding", binding_.name}, {"seq", d->stream_seq}});

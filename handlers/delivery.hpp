@@ -27,6 +27,10 @@ struct Delivery {
     std::string aggregate_key;  // empty unless ordering is per-aggregate
     std::atomic<int> state{kQueued};
     std::chrono::steady_clock::time_point deadline;
+    // Set when a handler overran its timeout and no stand-in thread could be started: the
+    // stuck call keeps its concurrency slot until it returns, so new work waits instead of
+    // queueing behind a full pool while its ack wait runs out.
+    bool holds_slot = false;
 
     // Filled on the worker before the handler runs; bb_event points into these.
     Headers headers;

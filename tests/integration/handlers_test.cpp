@@ -323,4 +323,37 @@ BOOST_AUTO_TEST_CASE(a_replayed_event_that_fails_again_accumulates_its_history) 
     BOOST_TEST(lines == 1);
 }
 
+BOOST_AUTO_TEST_CASE(with_no_stand_in_threads_allowed_new_work_waits_for_a_stuck_handler) {
+    std::string binding = "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+                          "    start: all\n    concurrency: 1\n    attempts: 5\n"
+                          "    timeout: 300ms\n"
+                          "    backoff: { initial: 5s, factor: 1, max: 5s, jitter: 0 }\n"
+                          "    config:\n      log_file: " + handled_log().string() + "\n"
+                          "      sleep_ms_types: { Slow: 1200 }\n";
+    start_bridge(binding, "  max_stuck_threads: 0\n");
+    publish(make_event("Slow", "slow-2"));
+    publish(make_event("Fast", "fast-2"));
+    BOOST_TEST_REQUIRE(wait_until([&] {
+        return !handled("fast-2").empty() && !handled("slow-2").empty();
+    }, 20s));
+    // The slow call is logged when it returns; the fast one could start only after that.
+    BOOST_TEST(handled("fast-2")[0].unix_ms >= handled("slow-2")[0].unix_ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_stand_in_thread_serves_new_work_while_a_handler_is_stuck) {
+    std::string binding = "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+                          "    start: all\n    concurrency: 1\n    attempts: 5\n"
+                          "    timeout: 300ms\n"
+                          "    backoff: { initial: 5s, factor: 1, max: 5s, jitter: 0 }\n"
+                          "    config:\n      log_file: " + handled_log().string() + "\n"
+                          "      sleep_ms_types: { Slow: 1200 }\n";
+    start_bridge(binding);
+    publish(make_event("Slow", "slow-3"));
+    publish(make_event("Fast", "fast-3"));
+    BOOST_TEST_REQUIRE(wait_until([&] {
+        return !handled("fast-3").empty() && !handled("slow-3").empty();
+    }, 20s));
+    BOOST_TEST(handled("fast-3")[0].unix_ms < handled("slow-3")[0].unix_ms);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
