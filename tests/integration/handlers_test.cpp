@@ -356,4 +356,34 @@ BOOST_AUTO_TEST_CASE(a_stand_in_thread_serves_new_work_while_a_handler_is_stuck)
     BOOST_TEST(handled("fast-3")[0].unix_ms < handled("slow-3")[0].unix_ms);
 }
 
+BOOST_AUTO_TEST_CASE(a_bucket_declared_in_config_serves_plugins_as_idempotency_keys) {
+    start_bridge(scripted_binding(handled_log().string(), "      once_bucket: once\n"),
+                 "buckets:\n  - { name: once, ttl: 1h }\n");
+    auto wire = bb::encode(make_event("Pay", "pay-1"), "events");
+    BOOST_TEST_REQUIRE(wire.ok());
+    bb::Headers headers;
+    for (const auto& h : wire->headers) {
+        if (h.first != "Nats-Msg-Id") headers.push_back(h);
+    }
+    for (const char* copy : {"copy-a", "copy-b"}) {
+        auto with_id = headers;
+        with_id.emplace_back("Nats-Msg-Id", copy);
+        publish_raw(wire->subject, with_id, wire->body);
+    }
+    BOOST_TEST_REQUIRE(wait_until([&] { return handled("pay-1").size() == 2; }, 20s));
+    std::multiset<std::string> outcomes;
+    for (const auto& h : handled("pay-1")) outcomes.insert(h.outcome);
+    BOOST_TEST(outcomes.count("done") == 1u);
+    BOOST_TEST(outcomes.count("duplicate") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_that_asks_for_a_timer_gets_ticks) {
+    start_bridge(scripted_binding(handled_log().string(), "      tick_ms: 50\n"));
+    BOOST_TEST(wait_until([&] {
+        int ticks = 0;
+        for (const auto& h : handled()) ticks += h.outcome == "tick";
+        return ticks >= 5;
+    }, 10s));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

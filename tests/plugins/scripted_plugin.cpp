@@ -51,6 +51,8 @@ struct Script {
     std::map<std::string, int64_t, std::less<>> sleep_ms_types;
     std::map<std::string, std::string, std::less<>> emit_types;
     int64_t retry_after_ms = 0;
+    std::string once_bucket;  // idempotency keys: a second handling of an id does nothing
+    int64_t tick_ms = 0;      // log a "tick" line on the host's timer
 };
 
 [[noreturn]] void fail(const std::string& key, const std::string& what) {
@@ -102,6 +104,10 @@ void read_setting(Script& s, const std::string& key, const YAML::Node& value) {
     } else if (key == "emit_types") {
         s.emit_types = read_map<std::string>(
             value, key, [](const YAML::Node& n) { return n.as<std::string>(); });
+    } else if (key == "once_bucket") {
+        s.once_bucket = value.as<std::string>();
+    } else if (key == "tick_ms") {
+        s.tick_ms = read_integer(value, key, 0, 3600000);
     } else if (key == "retry_after_ms") {
         s.retry_after_ms = read_integer(value, key, 0, UINT32_MAX);
     } else {
@@ -137,6 +143,7 @@ public:
     ScriptedPlugin(plugin::Host& host, const std::string& yaml_config)
         : host_(host), script_(parse_script(yaml_config)) {
         script_.log_file = host.resolve_path(script_.log_file);
+        if (script_.tick_ms > 0) host.set_tick(std::chrono::milliseconds(script_.tick_ms));
         if (script_.log_file.empty()) return;
         log_fd_ = ::open(script_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log_fd_ < 0) {
@@ -164,19 +171,32 @@ public:
             record(ev, "throw");
             throw std::runtime_error("scripted: " + type + " throws");
         }
-        Outcome outcome = decide(ev, type);
-        record(ev, outcome_name(outcome));
+        const char* label = nullptr;
+        Outcome outcome = decide(ev, type, label);
+        record(ev, label ? label : outcome_name(outcome));
         return outcome;
     }
 
+    // Logs one "tick" line per call of the host's timer.
+    void tick() { write_line(std::to_string(unix_ms()) + " tick 0 tick tick\n"); }
+
 private:
-    Outcome decide(const EventView& ev, const std::string& type) {
+    Outcome decide(const EventView& ev, const std::string& type, const char*& label) {
         if (script_.reject_types.contains(type))
             return Outcome::reject("scripted: rejects " + type);
         if (script_.fail_types.contains(type)) return retry("scripted: always fails " + type);
         if (ev.attempt() <= script_.fail_times) {
             return retry("scripted: attempt " + std::to_string(ev.attempt()) + " of the first " +
                          std::to_string(script_.fail_times) + " fails");
+        }
+        if (!script_.once_bucket.empty()) {
+            auto created = host_.kv_create(script_.once_bucket, "done." + std::string(ev.id()),
+                                           std::string(type));
+            if (created.code == BB_EXISTS) {  // handled before: do nothing again
+                label = "duplicate";
+                return Outcome::done();
+            }
+            if (!created.ok()) return retry("scripted: idempotency key: " + created.error);
         }
         if (auto it = script_.emit_types.find(type); it != script_.emit_types.end()) {
             std::string data(ev.data_json().empty() ? "{}" : ev.data_json());
@@ -205,10 +225,13 @@ private:
     }
 
     void record(const EventView& ev, const char* outcome) const {
+        write_line(std::to_string(unix_ms()) + ' ' + std::string(ev.id()) + ' ' +
+                   std::to_string(ev.attempt()) + ' ' + std::string(ev.type()) + ' ' + outcome +
+                   '\n');
+    }
+
+    void write_line(const std::string& line) const {
         if (log_fd_ < 0) return;
-        std::string line = std::to_string(unix_ms()) + ' ' + std::string(ev.id()) + ' ' +
-                           std::to_string(ev.attempt()) + ' ' + std::string(ev.type()) + ' ' +
-                           outcome + '\n';
         // A short write to a local regular file does not happen short of a full disk; a torn
         // line then shows up in the test that reads it.
         [[maybe_unused]] ssize_t n = ::write(log_fd_, line.data(), line.size());
