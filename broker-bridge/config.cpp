@@ -56,6 +56,16 @@ void read_stream(const Node& n, StreamConfig& s) {
 
 void read_tls(const Node& n, TlsConfig& tls, const std::filesystem::path& dir);
 
+// Events are published under events.<aggregate>.<type> and dead letters under dlq.<binding>.
+// <subject>: a stream that does not take those subjects would lose them.
+void require_prefix(const Node& n, const StreamConfig& s, const std::string& prefix) {
+    for (const auto& subject : s.subjects) {
+        if (subject_pattern_covers(subject, prefix + ".>")) return;
+    }
+    n["subjects"].fail("stream " + s.name + " must take " + prefix + ".> (events and dead " +
+                       "letters are published under it)");
+}
+
 std::string resolve_path(const std::filesystem::path& dir, const std::string& value) {
     if (value.empty()) return value;
     std::filesystem::path p(value);
@@ -168,6 +178,11 @@ void read_handlers(const Node& n, HandlersConfig& h) {
     if (n.has("max_ack_pending"))
         h.max_ack_pending = static_cast<int>(n["max_ack_pending"].as_int(1, 1000000));
     if (n.has("lag_poll_interval")) h.lag_poll_interval = n["lag_poll_interval"].as_duration();
+    if (h.fetch_wait.count() < 1) n["fetch_wait"].fail("fetch_wait must be at least 1ms");
+    if (h.lag_poll_interval.count() < 100) {
+        // Polling consumer info faster measurably slows the consumers themselves.
+        n["lag_poll_interval"].fail("lag_poll_interval must be at least 100ms");
+    }
     if (h.fetch_batch > h.max_ack_pending) {
         // A fetch larger than MaxAckPending waits out its whole timeout on every call.
         n["fetch_batch"].fail("fetch_batch may not exceed max_ack_pending");
@@ -194,6 +209,8 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     read_stream(streams["dlq"], c.dlq);
     read_stream(streams["realtime"], c.realtime);
     read_stream(streams["advisories"], c.advisories);
+    require_prefix(streams["events"], c.events, "events");
+    require_prefix(streams["dlq"], c.dlq, "dlq");
     read_buckets(root["buckets"], c.buckets);
     read_admin_and_log(root, c);
     Node plugins = root["plugins"];

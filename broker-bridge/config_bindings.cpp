@@ -112,7 +112,13 @@ void read_subjects(const Node& n, BindingConfig& b, const StreamConfig& events) 
     std::set<std::string> seen;
     for (const auto& s : b.subjects) {
         if (!is_valid_subject_pattern(s)) subjects.fail("'" + s + "' is not a valid subject");
-        if (!seen.insert(s).second) subjects.fail("subject '" + s + "' is listed twice");
+        for (const auto& earlier : seen) {
+            if (subject_patterns_overlap(earlier, s)) {
+                subjects.fail("subjects '" + earlier + "' and '" + s +
+                              "' overlap: an event matching both would be handled twice");
+            }
+        }
+        seen.insert(s);
         bool covered = std::any_of(events.subjects.begin(), events.subjects.end(),
                                    [&](const std::string& o) { return subject_pattern_covers(o, s); });
         if (!covered) {

@@ -155,7 +155,12 @@ void write_raw(Level l, std::string_view line, std::initializer_list<Field> fiel
     // A plugin's line is "phrase k=v ...": split at the first " k=" so JSON output keeps
     // the phrase as msg and the plugin's own fields as one text field.
     if (g_format.load(std::memory_order_relaxed) == Format::kText) {
-        emit(format_text(l, line, fields));
+        // A plugin's line may hold anything: control characters must not start a new line.
+        std::string safe(line);
+        for (char& c : safe) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+        }
+        emit(format_text(l, safe, fields));
         return;
     }
     size_t cut = line.size();

@@ -473,3 +473,9 @@ Result<void> NatsClient::publish(std::string_view subject, const Headers& header
 }
 
 }  // namespace bb
+
+namespace bb {
+
+std::string redacted_url(std::string_view urls) { return redact_url(urls); }
+
+}  // namespace bb

@@ -21,6 +21,9 @@ struct PublishAck {
     bool duplicate = false;
 };
 
+// `urls` with any credentials shown as "***@host", for logs and error messages.
+std::string redacted_url(std::string_view urls);
+
 // Whether a duplicate acknowledgement counts as success. A producer that retries a publish
 // wants kAccept (the event is stored once either way); a writer that must know it stored
 // something new (a dead-letter entry, a compare-and-set) asks for kFail.

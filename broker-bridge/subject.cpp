@@ -62,8 +62,21 @@ bool subject_pattern_covers(std::string_view outer, std::string_view inner) {
     return o.size() == in.size();
 }
 
-std::string durable_name(std::string_view binding, std::string_view subject) {
-    std::string out(binding);
+bool subject_patterns_overlap(std::string_view a, std::string_view b) {
+    auto x = split_tokens(a);
+    auto y = split_tokens(b);
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        if (x[i] == ">" || y[i] == ">") return true;
+        if (x[i] != "*" && y[i] != "*" && x[i] != y[i]) return false;
+    }
+    return x.size() == y.size();
+}
+
+std::string durable_name(std::string_view binding, std::string_view subject,
+                         std::string_view group) {
+    std::string out;
+    if (group != "default") out.append(group).append("_");
+    out.append(binding);
     out += "__";
     for (char c : subject) {
         if (c == '.') {
@@ -81,7 +94,8 @@ std::string durable_name(std::string_view binding, std::string_view subject) {
     }
     // Replacing characters can make two subjects collide (a.b and a_b): a hash of the exact
     // subject keeps the names apart whenever anything was changed or cut.
-    bool changed = out.size() != binding.size() + 2 + subject.size() ||
+    size_t prefix = group != "default" ? group.size() + 1 : 0;
+    bool changed = out.size() != prefix + binding.size() + 2 + subject.size() ||
                    subject.find_first_of(".*>") != std::string_view::npos;
     constexpr size_t kMax = 64;
     if (changed || out.size() > kMax) {

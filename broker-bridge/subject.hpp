@@ -16,9 +16,16 @@ bool is_valid_subject_pattern(std::string_view pattern);
 // (events.> covers events.user.*; events.user.* does not cover events.>).
 bool subject_pattern_covers(std::string_view outer, std::string_view inner);
 
+// True when some subject is matched by both patterns (events.> and events.user.* overlap;
+// events.a.* and events.b.* do not).
+bool subject_patterns_overlap(std::string_view a, std::string_view b);
+
 // A stable, valid durable consumer name from a binding and one of its subjects:
-// "analytics" + "events.>" -> "analytics__events_gt". Only [A-Za-z0-9_-]; long names are cut
-// and end in a hash of the whole so two subjects never share a durable.
-std::string durable_name(std::string_view binding, std::string_view subject);
+// "analytics" + "events.>" -> "analytics__events_gt_ea1504b2". Only [A-Za-z0-9_-]; a hash of
+// the exact subject is appended whenever characters were replaced or the name was cut, so
+// two subjects never share a durable. A handler group other than "default" prefixes the
+// name, so two groups with a binding of the same name never share a consumer.
+std::string durable_name(std::string_view binding, std::string_view subject,
+                         std::string_view group = "default");
 
 }  // namespace bb

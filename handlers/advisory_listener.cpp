@@ -99,7 +99,8 @@ bool AdvisoryListener::handle(natsMsg* advisory) {
     info.plugin = target->second.plugin;
     info.reason = DlqReason::kMaxDeliveries;
     info.error = "no answer after " + std::to_string(j.value("deliveries", 0)) +
-                 " deliveries: the handler crashed or hung its process each time";
+                 " deliveries: the handler crashed or hung its process (or the process stopped) "
+                 "each time";
     info.attempts = j.value("deliveries", 0u);
     info.stream = config_.events.name;
     info.stream_seq = seq;

@@ -24,7 +24,8 @@ void BindingRunner::timer_loop() {
         lock.unlock();
         check_timeouts();
         if (Clock::now() >= next_extend) {
-            extend_held();
+            extend_waiting();
+            unblock_abandoned_aggregates();
             next_extend = Clock::now() + extend_every;
         }
         lock.lock();
@@ -46,7 +47,10 @@ void BindingRunner::check_timeouts() {
             // thread the stuck call keeps its slot (answer() below releases one, this
             // takes it back), so new work waits rather than queueing behind a full pool.
             d->holds_slot = !pool_.add_replacement();
-            if (d->holds_slot) ++running_;
+            if (d->holds_slot) {
+                ++running_;
+                ++stuck_slots_;
+            }
         }
     }
     for (const auto& d : overdue) {
@@ -61,17 +65,50 @@ void BindingRunner::check_timeouts() {
     }
 }
 
-// Held events wait behind an earlier one of their aggregate; "in progress" restarts their
-// ack wait so JetStream does not redeliver them meanwhile.
-void BindingRunner::extend_held() {
-    std::vector<std::shared_ptr<Delivery>> held;
+// Held events wait behind an earlier one of their aggregate, queued ones for a worker
+// thread; "in progress" restarts their ack wait so JetStream does not redeliver them.
+void BindingRunner::extend_waiting() {
+    std::vector<std::shared_ptr<Delivery>> waiting;
     {
         std::lock_guard lock(mutex_);
+        waiting = queued_;
         for (const auto& [key, agg] : aggregates_) {
-            for (const auto& [seq, d] : agg.held) held.push_back(d);
+            for (const auto& [seq, d] : agg.held) waiting.push_back(d);
         }
     }
-    for (const auto& d : held) natsMsg_InProgress(d->msg.get(), nullptr);
+    for (const auto& d : waiting) natsMsg_InProgress(d->msg.get(), nullptr);
+}
+
+// An aggregate waits for its retried event to come back. If it does not (another replica
+// took it, or it left the consumer), the held events would wait forever: past the longest
+// retry delay plus two ack waits, they go on without it.
+void BindingRunner::unblock_abandoned_aggregates() {
+    auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     binding_.backoff.max * (1.0 + binding_.backoff.jitter)) +
+                 2 * ack_wait_;
+    auto now = Clock::now();
+    std::vector<std::shared_ptr<Delivery>> next;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = aggregates_.begin(); it != aggregates_.end();) {
+            Aggregate& agg = it->second;
+            if (!agg.active_waiting || now - agg.waiting_since < limit) {
+                ++it;
+                continue;
+            }
+            log::warn("aggregate unblocked", {{"binding", binding_.name},
+                                              {"waited_for_seq", agg.active_seq},
+                                              {"held", agg.held.size()}});
+            first_failed_at_.erase(agg.active_seq);
+            if (auto d = next_of(agg)) {
+                next.push_back(std::move(d));
+                ++it;
+            } else {
+                it = aggregates_.erase(it);
+            }
+        }
+    }
+    for (auto& d : next) run_now(std::move(d));
 }
 
 void BindingRunner::tick_loop() {
@@ -87,25 +124,35 @@ void BindingRunner::tick_loop() {
     }
 }
 
-void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
+void BindingRunner::stop_fetching() {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && consumers_.empty()) return;
         stopping_ = true;
     }
     changed_.notify_all();
     for (auto& c : consumers_) {
         if (c->fetcher.joinable()) c->fetcher.join();
     }
+}
+
+void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
+    stop_fetching();
     std::vector<std::shared_ptr<Delivery>> leftovers;
     {
         std::unique_lock lock(mutex_);
-        changed_.wait_until(lock, deadline, [this] { return running_ - stuck_ <= 0; });
+        // Stuck calls that kept their slot will not return in time; the others may.
+        changed_.wait_until(lock, deadline, [this] { return running_ - stuck_slots_ <= 0; });
         for (auto& [key, agg] : aggregates_) {
             for (auto& [seq, d] : agg.held) leftovers.push_back(d);
         }
         aggregates_.clear();
         held_ = 0;
+        for (const auto& d : queued_) {
+            int expected = Delivery::kQueued;
+            if (d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) {
+                leftovers.push_back(d);
+            }
+        }
         for (const auto& d : in_flight_) {
             int expected = Delivery::kRunning;
             if (d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) {

@@ -59,7 +59,7 @@ BindingRunner::~BindingRunner() { stop(Clock::now()); }
 
 std::vector<std::string> BindingRunner::durables() const {
     std::vector<std::string> out;
-    for (const auto& s : binding_.subjects) out.push_back(durable_name(binding_.name, s));
+    for (const auto& s : binding_.subjects) out.push_back(durable_name(binding_.name, s, config_.handlers.group));
     return out;
 }
 
@@ -67,7 +67,7 @@ void BindingRunner::start() {
     for (const auto& subject : binding_.subjects) {
         auto c = std::make_unique<Consumer>();
         c->subject = subject;
-        c->durable = durable_name(binding_.name, subject);
+        c->durable = durable_name(binding_.name, subject, config_.handlers.group);
         c->sub = bind_pull_consumer(nats_, config_, binding_, subject, c->durable, ack_wait_);
         consumers_.push_back(std::move(c));
     }
@@ -146,6 +146,7 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
             return;
         }
         agg.active_seq = d->stream_seq;
+        agg.active_waiting = false;
     }
     ++running_;
     lock.unlock();
@@ -153,6 +154,10 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
 }
 
 void BindingRunner::run_now(std::shared_ptr<Delivery> d) {
+    {
+        std::lock_guard lock(mutex_);
+        queued_.push_back(d);
+    }
     pool_.submit(binding_.priority, [this, d = std::move(d)] { process(d); });
 }
 
@@ -192,6 +197,13 @@ std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::s
 }
 
 void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
+    {
+        std::lock_guard lock(mutex_);
+        queued_.erase(std::remove(queued_.begin(), queued_.end(), d), queued_.end());
+        int expected = Delivery::kQueued;
+        // Shutdown already released it back to JetStream.
+        if (!d->state.compare_exchange_strong(expected, Delivery::kPreparing)) return;
+    }
     std::string error;
     if (auto early = prepare(*d, error)) {
         d->state = Delivery::kFinished;
@@ -222,7 +234,10 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
         if (!ours) {
             --stuck_;
             held_slot = d->holds_slot;
-            if (held_slot) --running_;
+            if (held_slot) {
+                --running_;
+                --stuck_slots_;
+            }
         }
     }
     if (!ours) {
@@ -334,22 +349,35 @@ void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
         if (final) first_failed_at_.erase(d->stream_seq);
         auto it = d->aggregate_key.empty() ? aggregates_.end()
                                            : aggregates_.find(d->aggregate_key);
-        if (final && it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
+        if (it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
             Aggregate& agg = it->second;
-            if (agg.held.empty()) {
-                aggregates_.erase(it);
+            if (!final) {
+                agg.active_waiting = true;
+                agg.waiting_since = std::chrono::steady_clock::now();
             } else {
-                auto first = agg.held.begin();
-                next = first->second;
-                agg.active_seq = first->first;
-                agg.held.erase(first);
-                --held_;
-                ++running_;
+                next = next_of(agg);
+                if (!next) aggregates_.erase(it);
             }
         }
     }
     changed_.notify_all();
     if (next) run_now(std::move(next));
+}
+
+// The next held event of an aggregate becomes active (caller holds mutex_); null if none.
+std::shared_ptr<Delivery> BindingRunner::next_of(Aggregate& agg) {
+    agg.active_waiting = false;
+    if (agg.held.empty()) {
+        agg.active_seq = 0;
+        return nullptr;
+    }
+    auto first = agg.held.begin();
+    std::shared_ptr<Delivery> next = first->second;
+    agg.active_seq = first->first;
+    agg.held.erase(first);
+    --held_;
+    ++running_;
+    return next;
 }
 
 uint32_t BindingRunner::next_delay_ms(uint64_t failed_attempt) {

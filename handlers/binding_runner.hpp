@@ -41,8 +41,10 @@ public:
 
     // Creates or updates the durable consumers and starts fetching. Throws StartupError.
     void start();
-    // Stops fetching, lets running handlers finish until `deadline`, then releases every
-    // message it still holds back to JetStream for redelivery.
+    // Stops fetching (returns at once; the host calls it on every binding first).
+    void stop_fetching();
+    // Lets running handlers finish until `deadline`, then releases every message it still
+    // holds back to JetStream for redelivery.
     void stop(std::chrono::steady_clock::time_point deadline);
 
     const std::string& name() const { return binding_.name; }
@@ -59,6 +61,8 @@ private:
     };
     struct Aggregate {
         uint64_t active_seq = 0;
+        bool active_waiting = false;  // the active event was nak'd and awaits redelivery
+        std::chrono::steady_clock::time_point waiting_since;
         std::map<uint64_t, std::shared_ptr<Delivery>> held;
     };
     enum class Outcome { kDone, kRetry, kReject, kTimeout, kSkipped, kInvalid };
@@ -79,7 +83,9 @@ private:
     void timer_loop();
     void tick_loop();
     void check_timeouts();
-    void extend_held();
+    void extend_waiting();
+    void unblock_abandoned_aggregates();
+    std::shared_ptr<Delivery> next_of(Aggregate& agg);
     void count(Outcome outcome);
 
     PluginInstance& plugin_;
@@ -97,7 +103,9 @@ private:
     int running_ = 0;
     int held_ = 0;
     int stuck_ = 0;
+    int stuck_slots_ = 0;  // stuck calls that keep their concurrency slot (no stand-in)
     std::vector<std::shared_ptr<Delivery>> in_flight_;  // running handler calls
+    std::vector<std::shared_ptr<Delivery>> queued_;     // waiting for a worker thread
     std::unordered_map<std::string, Aggregate> aggregates_;
     std::unordered_map<uint64_t, std::string> first_failed_at_;  // by stream seq
     std::mt19937_64 random_;

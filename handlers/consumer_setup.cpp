@@ -27,9 +27,12 @@ void fill_config(jsConsumerConfig& cc, const Config& config, const BindingConfig
     cc.FilterSubject = subject.c_str();
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = nanos(ack_wait);
-    // JetStream stops redelivering after `attempts` deliveries and sends the max-deliveries
+    // JetStream stops redelivering after MaxDeliver deliveries and sends the max-deliveries
     // advisory, which dead-letters an event whose handler crashes the process every time.
-    cc.MaxDeliver = b.attempts;
+    // One delivery more than `attempts`: a message released at shutdown (or after a failed
+    // dead-letter publish) on its last attempt comes back once more instead of being
+    // reported as a crash loop; failed attempts are still capped at `attempts` by the host.
+    cc.MaxDeliver = b.attempts + 1;
     cc.MaxAckPending = config.handlers.max_ack_pending;
     switch (b.start.kind) {
         case StartPosition::Kind::kNew: cc.DeliverPolicy = js_DeliverNew; break;

@@ -18,7 +18,7 @@ namespace bb::handlers {
 // which may take the delivery over when the handler overruns its timeout: whoever moves
 // `state` out of kRunning first decides what happens to the message.
 struct Delivery {
-    enum State : int { kQueued, kRunning, kFinished, kTakenOver };
+    enum State : int { kQueued, kPreparing, kRunning, kFinished, kTakenOver };
 
     NatsMsg msg;
     std::string subject;  // as stored in the stream

@@ -74,10 +74,19 @@ void HandlerHost::stop() {
     if (poller_.joinable()) poller_.join();
     if (advisories_) advisories_->stop();
     auto deadline = std::chrono::steady_clock::now() + config_.handlers.shutdown_timeout;
+    // Every binding stops fetching first, so all of them share the whole drain deadline.
+    for (auto& r : runners_) r->stop_fetching();
     for (auto& r : runners_) r->stop(deadline);
-    if (pool_) {
-        int stuck = pool_->stop(std::chrono::milliseconds(100));
-        if (stuck > 0) log::warn("handlers still running at exit", {{"count", stuck}});
+    int stuck = pool_ ? pool_->stop(std::chrono::milliseconds(100)) : 0;
+    if (stuck > 0) {
+        // A handler is still inside its plugin: destroying the instance or closing the
+        // library under it would crash the exit. The process is ending; leave them be.
+        log::warn("handlers still running at exit", {{"count", stuck}});
+        for (auto& r : runners_) (void)r.release();
+        for (auto& i : instances_) (void)i.release();
+        (void)pool_.release();
+        new std::map<std::string, LoadedPlugin>(std::move(plugins_));
+        return;
     }
     runners_.clear();
     // Instances are destroyed before their libraries close (plugins_ is cleared last).

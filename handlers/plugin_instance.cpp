@@ -271,40 +271,60 @@ struct HostCalls {
 
     static bb_status kv_put(void* ctx, const char* name, const char* key, const char* data,
                             size_t len, uint64_t* revision, bb_error* err) noexcept {
-        kvStore* kv = bucket(self(ctx), name, err);
-        if (!kv) return BB_INVALID;
-        uint64_t rev = 0;
-        natsStatus s = kvStore_Put(&rev, kv, key, data, static_cast<int>(len));
-        if (revision) *revision = rev;
-        return kv_status(s, err);
+        try {
+            kvStore* kv = bucket(self(ctx), name, err);
+            if (!kv) return BB_INVALID;
+            uint64_t rev = 0;
+            natsStatus s = kvStore_Put(&rev, kv, key, data, static_cast<int>(len));
+            if (revision) *revision = rev;
+            return kv_status(s, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
     }
 
     static bb_status kv_create(void* ctx, const char* name, const char* key, const char* data,
                                size_t len, uint64_t* revision, bb_error* err) noexcept {
-        kvStore* kv = bucket(self(ctx), name, err);
-        if (!kv) return BB_INVALID;
-        uint64_t rev = 0;
-        natsStatus s = kvStore_Create(&rev, kv, key, data, static_cast<int>(len));
-        if (revision) *revision = rev;
-        return kv_status(s, err);
+        try {
+            kvStore* kv = bucket(self(ctx), name, err);
+            if (!kv) return BB_INVALID;
+            uint64_t rev = 0;
+            natsStatus s = kvStore_Create(&rev, kv, key, data, static_cast<int>(len));
+            if (revision) *revision = rev;
+            return kv_status(s, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
     }
 
     static bb_status kv_update(void* ctx, const char* name, const char* key, const char* data,
                                size_t len, uint64_t last, uint64_t* revision,
                                bb_error* err) noexcept {
-        kvStore* kv = bucket(self(ctx), name, err);
-        if (!kv) return BB_INVALID;
-        uint64_t rev = 0;
-        natsStatus s = kvStore_Update(&rev, kv, key, data, static_cast<int>(len), last);
-        if (revision) *revision = rev;
-        return kv_status(s, err);
+        try {
+            kvStore* kv = bucket(self(ctx), name, err);
+            if (!kv) return BB_INVALID;
+            uint64_t rev = 0;
+            natsStatus s = kvStore_Update(&rev, kv, key, data, static_cast<int>(len), last);
+            if (revision) *revision = rev;
+            return kv_status(s, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
     }
 
     static bb_status kv_delete(void* ctx, const char* name, const char* key,
                                bb_error* err) noexcept {
-        kvStore* kv = bucket(self(ctx), name, err);
-        if (!kv) return BB_INVALID;
-        return kv_status(kvStore_Delete(kv, key), err);
+        try {
+            kvStore* kv = bucket(self(ctx), name, err);
+            if (!kv) return BB_INVALID;
+            return kv_status(kvStore_Delete(kv, key), err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
     }
 
     static void buffer_free(void*, bb_buffer* buffer) noexcept {

@@ -1,4 +1,5 @@
 // `broker-bridge status`: streams, consumers, lag, pending and DLQ depth per binding.
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,7 @@ uint64_t dlq_depth(const NatsClient& nats, const Config& c, const std::string& b
 
 nlohmann::json consumer_json(const NatsClient& nats, const Config& c,
                              const BindingConfig& b, const std::string& subject) {
-    std::string durable = durable_name(b.name, subject);
+    std::string durable = durable_name(b.name, subject, c.handlers.group);
     nlohmann::json j = {{"consumer", durable}, {"subject", subject}};
     jsConsumerInfo* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -92,17 +93,17 @@ void print_table(const nlohmann::json& j) {
                     s["messages"].get<unsigned long long>(), s["bytes"].get<unsigned long long>(),
                     s["last_seq"].get<unsigned long long>());
     }
-    std::printf("\n%-20s %-28s %10s %12s %12s %8s\n", "BINDING", "CONSUMER", "LAG",
+    std::printf("\n%-20s %-40s %10s %12s %12s %8s\n", "BINDING", "CONSUMER", "LAG",
                 "ACK PENDING", "REDELIVERED", "DLQ");
     for (const auto& b : j["bindings"]) {
         for (const auto& c : b["consumers"]) {
             if (c.contains("error")) {
-                std::printf("%-20s %-28s %s\n", b["name"].get<std::string>().c_str(),
+                std::printf("%-20s %-40s %s\n", b["name"].get<std::string>().c_str(),
                             c["consumer"].get<std::string>().c_str(),
                             c["error"].get<std::string>().c_str());
                 continue;
             }
-            std::printf("%-20s %-28s %10llu %12lld %12lld %8llu\n",
+            std::printf("%-20s %-40s %10llu %12lld %12lld %8llu\n",
                         b["name"].get<std::string>().c_str(),
                         c["consumer"].get<std::string>().c_str(),
                         c["lag"].get<unsigned long long>(), c["ack_pending"].get<long long>(),
@@ -115,10 +116,12 @@ void print_table(const nlohmann::json& j) {
 
 int status(const std::string& file, bool json) {
     Config c = load_config(file);
-    log::configure(c.log.level, c.log.format);
-    NatsClient nats = NatsClient::connect(c.nats, "broker-bridge-status");
+    // The table is the output: lifecycle lines would only interleave with it.
+    log::configure(std::max(c.log.level, log::Level::kWarn), c.log.format);
+    NatsClient nats = NatsClient::connect(c.nats, "status");
     if (!nats.wait_connected(c.nats.connect_timeout + c.nats.request_timeout)) {
-        throw StartupError("cannot reach NATS at " + c.nats.url + " (nats.url in " + file + ")");
+        throw StartupError("cannot reach NATS at " + redacted_url(c.nats.url) + " (nats.url in " +
+                           file + ")");
     }
     nlohmann::json j = collect(nats, c);
     if (json) {

@@ -7,8 +7,8 @@
  * BB_PLUGIN_ABI_VERSION, and the host refuses a plugin built against another version.
  *
  * Threads: the host calls create/destroy once, on its start-up/shutdown thread. handle() is
- * called from up to `concurrency` worker threads of the binding at once, so it must be
- * thread-safe. tick() is called from one timer thread, never concurrently with itself.
+ * called from up to `concurrency` worker threads of the binding at once (plus calls that
+ * overran their timeout and have not returned yet), so it must be thread-safe. tick() is called from one timer thread, never concurrently with itself.
  * Every host function may be called from any thread, including from inside handle() and
  * tick(), but not after destroy() has returned.
  */
@@ -106,7 +106,7 @@ typedef struct bb_new_event {
     bb_str type;           /* required, one subject token */
     bb_str aggregate_type; /* required, one subject token (lower-cased for the subject) */
     bb_str aggregate_id;   /* required: ce-subject */
-    bb_str data_json;      /* required: a JSON value, published as the binding's content type */
+    bb_str data_json;      /* required: a JSON value, published as MessagePack */
     bb_str key; /* optional: tells apart several follow-ups of one source event (default "") */
 } bb_new_event;
 
@@ -129,8 +129,8 @@ typedef struct bb_host {
 
     /*
      * Metrics. `name` is a snake_case suffix; the host registers
-     * broker_bridge_plugin_<name> with the labels binding and plugin. Counters take an
-     * increment; gauges a value.
+     * broker_bridge_plugin_<name> with the labels binding and plugin (a counter's name gets
+     * `_total` appended unless it ends with it). Counters take an increment; gauges a value.
      */
     void (*counter_add)(void* ctx, const char* name, double increment);
     void (*gauge_set)(void* ctx, const char* name, double value);

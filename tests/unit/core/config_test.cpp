@@ -195,6 +195,28 @@ BOOST_AUTO_TEST_CASE(conflicting_nats_credentials_are_refused) {
     BOOST_TEST(contains(e, "choose one"), e);
 }
 
+
+BOOST_AUTO_TEST_CASE(overlapping_subjects_in_one_binding_are_refused) {
+    std::string e = config_error("bindings:\n  - {name: a, plugin: p, "
+                                 "subjects: [events.>, events.user.*]}\n");
+    BOOST_TEST(contains(e, "overlap"), e);
+    BOOST_TEST(config_error("bindings:\n  - {name: a, plugin: p, "
+                            "subjects: [events.a.*, events.b.*]}\n") == "");
+}
+
+BOOST_AUTO_TEST_CASE(streams_must_take_the_subjects_the_bridge_publishes_under) {
+    std::string e = config_error("streams:\n  events: {subjects: [ev.>]}\n");
+    BOOST_TEST(contains(e, "must take events.>"), e);
+    e = config_error("streams:\n  dlq: {subjects: [dead.>]}\n");
+    BOOST_TEST(contains(e, "must take dlq.>"), e);
+}
+
+BOOST_AUTO_TEST_CASE(intervals_that_would_spin_or_fail_are_refused) {
+    BOOST_TEST(contains(config_error("handlers:\n  fetch_wait: 0s\n"), "fetch_wait"));
+    BOOST_TEST(contains(config_error("handlers:\n  lag_poll_interval: 10ms\n"),
+                        "lag_poll_interval"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(subject)
@@ -214,6 +236,18 @@ BOOST_AUTO_TEST_CASE(coverage_between_patterns) {
     BOOST_TEST(!bb::subject_pattern_covers("events.user.*", "events.>"));
     BOOST_TEST(!bb::subject_pattern_covers("events.>", "events"));
     BOOST_TEST(!bb::subject_pattern_covers("events.*", "events.a.b"));
+}
+
+BOOST_AUTO_TEST_CASE(patterns_overlap_when_one_subject_matches_both) {
+    BOOST_TEST(bb::subject_patterns_overlap("events.>", "events.user.*"));
+    BOOST_TEST(bb::subject_patterns_overlap("events.*.x", "events.a.*"));
+    BOOST_TEST(!bb::subject_patterns_overlap("events.a.*", "events.b.*"));
+    BOOST_TEST(!bb::subject_patterns_overlap("events.a", "events.a.b"));
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_group_other_than_default_prefixes_durable_names) {
+    BOOST_TEST(bb::durable_name("a", "events.>", "mail") != bb::durable_name("a", "events.>"));
+    BOOST_TEST(bb::durable_name("a", "events.>", "mail").rfind("mail_a__", 0) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(durable_names_are_valid_stable_and_distinct) {
