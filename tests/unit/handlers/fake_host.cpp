@@ -2,7 +2,11 @@
 
 #include <bb/plugin.hpp>
 
+#include <algorithm>
 #include <cstring>
+
+#include "broker-bridge/envelope.hpp"
+#include "broker-bridge/subject.hpp"
 
 namespace bb::test {
 namespace {
@@ -49,6 +53,28 @@ std::optional<double> FakeHost::gauge(const std::string& name) const {
 std::vector<PublishedEvent> FakeHost::published_events() const {
     std::lock_guard lock(mutex_);
     return published_;
+}
+
+std::optional<std::string> RawPublish::header(const std::string& name) const {
+    for (const auto& [k, v] : headers) {
+        if (k == name) return v;
+    }
+    return std::nullopt;
+}
+
+std::vector<RawPublish> FakeHost::raw_publishes() const {
+    std::lock_guard lock(mutex_);
+    return raw_published_;
+}
+
+void FakeHost::allow_publish_under(std::vector<std::string> patterns) {
+    std::lock_guard lock(mutex_);
+    publish_patterns_ = std::move(patterns);
+}
+
+void FakeHost::answer_raw_publish_with(bb_status status, std::string error) {
+    std::lock_guard lock(mutex_);
+    raw_publish_answer_ = {status, std::move(error)};
 }
 
 uint32_t FakeHost::tick_interval_ms() const {
@@ -98,10 +124,34 @@ bb_status FakeHost::publish_event(void* ctx, const bb_event* source, const bb_ne
     return BB_OK;
 }
 
-bb_status FakeHost::publish(void*, const char*, const bb_header*, size_t, const char*, size_t,
+bb_status FakeHost::publish(void* ctx, const char* subject, const bb_header* headers,
+                            size_t header_count, const char* data, size_t len,
                             bb_error* err) noexcept {
-    bb_error_set(err, "the fake host has no raw publish");
-    return BB_FORBIDDEN;
+    FakeHost& host = self(ctx);
+    std::lock_guard lock(host.mutex_);
+    RawPublish call{subject != nullptr ? subject : "",
+                    {},
+                    std::string(data != nullptr ? data : "", len),
+                    BB_OK};
+    for (size_t i = 0; i < header_count; ++i) {
+        call.headers.emplace_back(text(headers[i].name), text(headers[i].value));
+    }
+    const auto& patterns = host.publish_patterns_;
+    bool allowed = std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+        return subject_pattern_covers(p, call.subject);
+    });
+    if (!is_valid_subject(call.subject)) {
+        call.answer = BB_INVALID;
+        bb_error_set(err, "not a valid subject");
+    } else if (!allowed) {
+        call.answer = BB_FORBIDDEN;
+        bb_error_set(err, "the fake host allows no raw publish to this subject");
+    } else if (host.raw_publish_answer_.first != BB_OK) {
+        call.answer = host.raw_publish_answer_.first;
+        bb_error_set(err, host.raw_publish_answer_.second);
+    }
+    host.raw_published_.push_back(call);
+    return call.answer;
 }
 
 bb_status FakeHost::kv_get(void* ctx, const char* bucket, const char* key, bb_buffer* out,

@@ -26,6 +26,17 @@ struct PublishedEvent {
     std::string key;
 };
 
+// One call of the raw publish entry, refused ones included.
+struct RawPublish {
+    std::string subject;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string data;
+    bb_status answer;
+
+    // The first header called `name` (exact case), or nullopt.
+    std::optional<std::string> header(const std::string& name) const;
+};
+
 // A bb_host table backed by memory, recording every call, for driving plugins through the
 // real loader without NATS. Thread-safe like the real host: plugins call it from worker and
 // writer threads. Key-value buckets follow plugin.h (revisions count up across buckets).
@@ -41,11 +52,18 @@ public:
     double counter(const std::string& name) const;  // 0 when never added to
     std::optional<double> gauge(const std::string& name) const;
     std::vector<PublishedEvent> published_events() const;
+    std::vector<RawPublish> raw_publishes() const;
     uint32_t tick_interval_ms() const;
     int buffers_outstanding() const;  // kv_get buffers not yet freed
 
     // What publish_event answers from now on.
     void answer_publish_with(bb_status status, std::string error);
+    // Raw publishes under one of `patterns` (publish_prefixes syntax, e.g. "rt.>") succeed
+    // from now on; others answer BB_FORBIDDEN as the host does (by default all do), and a
+    // malformed subject BB_INVALID.
+    void allow_publish_under(std::vector<std::string> patterns);
+    // What an allowed raw publish answers from now on (BB_OK by default).
+    void answer_raw_publish_with(bb_status status, std::string error);
 
 private:
     struct KvValue {
@@ -86,6 +104,9 @@ private:
     std::map<std::string, double> gauges_;
     std::vector<PublishedEvent> published_;
     std::pair<bb_status, std::string> publish_answer_{BB_OK, ""};
+    std::vector<RawPublish> raw_published_;
+    std::vector<std::string> publish_patterns_;
+    std::pair<bb_status, std::string> raw_publish_answer_{BB_OK, ""};
     std::map<std::pair<std::string, std::string>, KvValue> kv_;
     uint64_t kv_revision_ = 0;
     int buffers_outstanding_ = 0;

@@ -1,0 +1,186 @@
+// The router plugin: domain events become realtime messages in stream RT and follow-up
+// domain events, as YAML routes say. See README.md for the routes and the message format.
+#include "router_config.hpp"
+
+#include <bb/plugin.hpp>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace bb::router {
+namespace {
+
+using nlohmann::json;
+
+// What one matching route does for one event. Every matching route is rendered before
+// anything is published, so a bad value in any of them publishes nothing at all.
+struct Publication {
+    const Route* route;
+    std::string subject;
+    std::string body;
+};
+
+struct FollowUp {
+    const Route* route;
+    std::string aggregate_id;
+    std::string data_json;
+};
+
+using Action = std::variant<Publication, FollowUp>;
+
+// ce- header values are percent-encoded as the CloudEvents NATS binding prescribes, the
+// same way the event envelope writes them: an id of printable ASCII reads as it is.
+std::string percent_encode(std::string_view value) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (char ch : value) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x21 && c <= 0x7e && c != '"' && c != '%') {
+            out += ch;
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+        }
+    }
+    return out;
+}
+
+std::string compact(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The document conditions and templates read, the one binding filters read: attributes by
+// their CloudEvents names, and `data` when some route reads it.
+json event_document(const plugin::EventView& ev) {
+    return json{{"id", ev.id()},
+                {"type", ev.type()},
+                {"source", ev.source()},
+                {"subject", ev.subject()},
+                {"time", ev.time()},
+                {"aggregatetype", ev.aggregate_type()},
+                {"correlationid", ev.correlation_id()},
+                {"causationid", ev.causation_id()},
+                {"userid", ev.user_id()},
+                {"dataversion", ev.data_version()}};
+}
+
+Result<Action> render_publication(const Route& route, const json& doc,
+                                  const plugin::EventView& ev) {
+    auto subject = route.channel_subject->render_subject(doc);
+    if (!subject) return subject.error();
+    if (!route.data) {
+        return Action{Publication{&route, std::move(*subject), std::string(ev.data_json())}};
+    }
+    auto body = route.data->render(doc);
+    if (!body) return body.error();
+    return Action{Publication{&route, std::move(*subject), compact(*body)}};
+}
+
+Result<Action> render_follow_up(const Route& route, const json& doc, const plugin::EventView& ev) {
+    const EmitSpec& emit = *route.emit;
+    auto aggregate_id = emit.aggregate_id.render_string(doc);
+    if (!aggregate_id) return aggregate_id.error();
+    if (aggregate_id->empty()) {
+        return make_error(emit.aggregate_id.what() + ": rendered empty; an event needs an id");
+    }
+    if (!emit.data) {
+        return Action{FollowUp{&route, std::move(*aggregate_id), std::string(ev.data_json())}};
+    }
+    auto data = emit.data->render(doc);
+    if (!data) return data.error();
+    return Action{FollowUp{&route, std::move(*aggregate_id), compact(*data)}};
+}
+
+}  // namespace
+
+// One instance per binding. The routes are read once and only read afterwards, so handle()
+// runs on the binding's worker threads without locks.
+class RouterPlugin {
+public:
+    RouterPlugin(plugin::Host& host, const std::string& yaml_config)
+        : host_(host), config_(parse_router_config(yaml_config)) {
+        host_.info("router routes loaded",
+                   {{"routes", config_.routes.size()}, {"reads_data", config_.reads_data}});
+    }
+
+    plugin::Outcome handle(const plugin::EventView& ev) {
+        json doc = event_document(ev);
+        if (config_.reads_data) {
+            doc["data"] = json::parse(ev.data_json(), nullptr, false);
+            // The host hands over JSON it produced itself; anything else is not worth a retry.
+            if (doc["data"].is_discarded()) return plugin::Outcome::reject("data is not JSON");
+        }
+        std::vector<Action> actions;
+        for (const Route& route : config_.routes) {
+            if (!route.when.matches(doc)) continue;
+            auto action =
+                route.emit ? render_follow_up(route, doc, ev) : render_publication(route, doc, ev);
+            // A retry, not a reject: a fixed config lets a later attempt through, and after
+            // the last one the event reaches the dead-letter stream with this reason.
+            if (!action) return plugin::Outcome::retry(label(route) + action.error().what);
+            actions.push_back(std::move(*action));
+        }
+        for (const Action& action : actions) {
+            if (auto failed = std::visit([&](const auto& a) { return perform(a, ev); }, action)) {
+                return plugin::Outcome::retry(std::move(*failed));
+            }
+        }
+        return plugin::Outcome::done();
+    }
+
+private:
+    static std::string label(const Route& route) { return "route " + route.name + ": "; }
+
+    // Each perform() answers the failure text, or nullopt once published.
+    std::optional<std::string> perform(const Publication& p, const plugin::EventView& ev) const {
+        const Route& route = *p.route;
+        std::vector<std::pair<std::string, std::string>> owned;
+        // The same event routed again (a redelivery, a retry after a later route failed)
+        // makes the same id, which stream RT drops inside its duplicate window.
+        owned.emplace_back("Nats-Msg-Id", "rt:" + std::string(ev.id()) + ":" + route.name);
+        owned.emplace_back("Content-Type", "application/json");
+        owned.emplace_back("ce-id", percent_encode(ev.id()));
+        owned.emplace_back("ce-type", percent_encode(ev.type()));
+        // The author, so the edge can leave out the echo to them; NATS refuses empty values.
+        if (!ev.user_id().empty()) owned.emplace_back("ce-userid", percent_encode(ev.user_id()));
+        if (auto connection = ev.header("Bridge-Connection-Id");
+            connection && !connection->empty()) {
+            owned.emplace_back("Bridge-Connection-Id", std::string(*connection));
+        }
+        std::vector<bb_header> headers;
+        for (const auto& [name, value] : owned) {
+            headers.push_back(bb_header{plugin::to_bb_str(name), plugin::to_bb_str(value)});
+        }
+        plugin::Status status = host_.publish(p.subject, p.body, headers);
+        if (!status) return label(route) + "publish to " + p.subject + " failed: " + status.error;
+        host_.counter_add("routed_total", 1);
+        return std::nullopt;
+    }
+
+    std::optional<std::string> perform(const FollowUp& f, const plugin::EventView& ev) const {
+        const Route& route = *f.route;
+        const EmitSpec& emit = *route.emit;
+        // The key makes the follow-up's id: one per source event and route, however often
+        // the source event is delivered.
+        plugin::Status status =
+            host_.publish_event(ev, plugin::NewEvent{emit.type, emit.aggregate_type, f.aggregate_id,
+                                                     f.data_json, route.name});
+        if (!status) return label(route) + "emitting " + emit.type + " failed: " + status.error;
+        host_.counter_add("emitted_total", 1);
+        return std::nullopt;
+    }
+
+    plugin::Host& host_;
+    const RouterConfig config_;
+};
+
+}  // namespace bb::router
+
+BB_PLUGIN(bb::router::RouterPlugin, "router", "1.0.0")
