@@ -222,7 +222,7 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     }
     read_handlers(root["handlers"], c.handlers);
     read_bindings(root["bindings"], c);
-    if (root.has("edge")) c.edge = read_edge_config(root["edge"]);
+    if (root.has("edge")) c.edge = read_edge_config(root["edge"], c.dir);
     return c;
 }
 

@@ -51,6 +51,13 @@ struct StreamConfig {
     Millis duplicate_window{120000};
     int64_t max_bytes = -1;
     int64_t max_msgs = -1;
+    // Every stored message matching `source` is re-sent on core NATS under `destination`
+    // with its stream sequence in headers (the edge's live feed); empty: none.
+    struct RePublish {
+        std::string source;       // e.g. rt.>
+        std::string destination;  // e.g. rtp.>
+    };
+    std::optional<RePublish> republish;
 };
 
 struct BucketConfig {
@@ -117,16 +124,17 @@ struct Config {
     std::filesystem::path dir;   // its folder: relative paths resolve against it
     NatsConfig nats;
     StreamConfig events{"EVENTS", {"events.>"}, Storage::kFile, 1, Millis{7LL * 86400000},
-                        Millis{120000}, -1, -1};
+                        Millis{120000}, -1, -1, std::nullopt};
     StreamConfig dlq{"DLQ", {"dlq.>"}, Storage::kFile, 1, Millis{14LL * 86400000},
-                     Millis{120000}, -1, -1};
+                     Millis{120000}, -1, -1, std::nullopt};
     StreamConfig realtime{"RT", {"rt.>"}, Storage::kFile, 1, Millis{600000}, Millis{120000},
-                          -1, -1};
+                          -1, -1, StreamConfig::RePublish{"rt.>", "rtp.>"}};
     // Captures max-deliveries advisories so a crash-looping event is dead-lettered even
     // when no host was running when the advisory was sent.
     StreamConfig advisories{"BRIDGE_ADVISORIES",
                             {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"},
-                            Storage::kFile, 1, Millis{14LL * 86400000}, Millis{120000}, -1, -1};
+                            Storage::kFile, 1, Millis{14LL * 86400000}, Millis{120000}, -1, -1,
+                            std::nullopt};
     std::vector<BucketConfig> buckets;
     AdminConfig admin;
     LogConfig log;
@@ -139,8 +147,8 @@ struct Config {
 // Reads, checks and resolves a config file. Throws ConfigError naming the place.
 Config load_config(const std::filesystem::path& file);
 
-// The same from text (for tests and `check-config -`); `file` names it in messages and is
-// the base for relative paths.
+// The same from text (for tests); `file` names it in messages and its folder is the base
+// for relative paths.
 Config parse_config(const std::string& text, const std::filesystem::path& file);
 
 }  // namespace bb

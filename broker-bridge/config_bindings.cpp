@@ -63,8 +63,10 @@ StartPosition read_start(const Node& n) {
         return p;
     }
     if (!parse_rfc3339(s, p.time_unix_ns)) {
-        n.fail("start must be 'new', 'all' or an RFC 3339 time such as 2026-12-01T08:00:00Z, "
-               "got '" + s + "'");
+        n.fail(
+            "start must be 'new', 'all' or an RFC 3339 time such as 2026-12-01T08:00:00Z, "
+            "got '" +
+            s + "'");
     }
     p.kind = StartPosition::Kind::kTime;
     return p;
@@ -119,8 +121,9 @@ void read_subjects(const Node& n, BindingConfig& b, const StreamConfig& events) 
             }
         }
         seen.insert(s);
-        bool covered = std::any_of(events.subjects.begin(), events.subjects.end(),
-                                   [&](const std::string& o) { return subject_pattern_covers(o, s); });
+        bool covered =
+            std::any_of(events.subjects.begin(), events.subjects.end(),
+                        [&](const std::string& o) { return subject_pattern_covers(o, s); });
         if (!covered) {
             subjects.fail("subject '" + s + "' is outside stream " + events.name +
                           " (its subjects: " + events.subjects.front() + "...)");
@@ -130,8 +133,8 @@ void read_subjects(const Node& n, BindingConfig& b, const StreamConfig& events) 
 
 // The names a filter may read: the CloudEvents attributes and `data`.
 constexpr std::string_view kFilterRoots[] = {
-    "id",          "type",          "source", "subject",     "time", "aggregatetype",
-    "correlationid", "causationid", "userid", "dataversion", "data"};
+    "id",          "type",   "source",      "subject", "time", "aggregatetype", "correlationid",
+    "causationid", "userid", "dataversion", "data"};
 
 void read_filter(const Node& n, BindingConfig& b) {
     b.filter = n.as_string();
@@ -154,9 +157,8 @@ void read_filter(const Node& n, BindingConfig& b) {
 }
 
 BindingConfig read_binding(const Node& n, const Config& c) {
-    n.expect_keys({"name", "plugin", "subjects", "filter", "concurrency", "ordering",
-                   "priority", "attempts", "backoff", "timeout", "start", "publish_prefixes",
-                   "config"});
+    n.expect_keys({"name", "plugin", "subjects", "filter", "concurrency", "ordering", "priority",
+                   "attempts", "backoff", "timeout", "start", "publish_prefixes", "config"});
     BindingConfig b;
     b.where = n.where();
     b.name = n.required("name").as_string();
@@ -165,8 +167,9 @@ BindingConfig read_binding(const Node& n, const Config& c) {
     }
     b.plugin = n.required("plugin").as_string();
     if (!is_binding_name(b.plugin) || b.plugin.find('-') != std::string::npos) {
-        n["plugin"].fail("a plugin name is 1-48 characters of a-z, 0-9 and '_' (the file is "
-                         "libbb_plugin_<name>.so)");
+        n["plugin"].fail(
+            "a plugin name is 1-48 characters of a-z, 0-9 and '_' (the file is "
+            "libbb_plugin_<name>.so)");
     }
     read_subjects(n, b, c.events);
     if (n.has("filter")) read_filter(n["filter"], b);

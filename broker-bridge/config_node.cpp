@@ -47,9 +47,9 @@ public:
 
     void check(const YAML::Node& node, size_t depth) {
         if (++visited_ > limits_.max_nodes) {
-            throw ConfigError(position(file_, node.Mark()) + ": the document expands to more than " +
-                              std::to_string(limits_.max_nodes) +
-                              " nodes (an alias bomb?): refusing it");
+            throw ConfigError(
+                position(file_, node.Mark()) + ": the document expands to more than " +
+                std::to_string(limits_.max_nodes) + " nodes (an alias bomb?): refusing it");
         }
         if (depth > limits_.max_depth) {
             throw ConfigError(position(file_, node.Mark()) + ": nesting deeper than " +
@@ -120,7 +120,8 @@ bool Node::has(std::string_view key) const {
 
 Node Node::operator[](std::string_view key) const {
     std::string child_path = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-    if (!node_.IsMap()) return Node(YAML::Node(YAML::NodeType::Undefined), child_path, file_, mark_);
+    if (!node_.IsMap())
+        return Node(YAML::Node(YAML::NodeType::Undefined), child_path, file_, mark_);
     YAML::Node child = node_[std::string(key)];
     YAML::Mark mark = child.IsDefined() && !child.Mark().is_null() ? child.Mark() : mark_;
     return Node(child, std::move(child_path), file_, mark);

@@ -77,6 +77,11 @@ void update_stream(jsCtx* js, jsStreamConfig& next, const std::string& what) {
 struct StreamSpec {
     explicit StreamSpec(const StreamConfig& c) : config(c) {
         for (const auto& subject : c.subjects) subjects.push_back(subject.c_str());
+        jsRePublish_Init(&republish);
+        if (c.republish) {
+            republish.Source = c.republish->source.c_str();
+            republish.Destination = c.republish->destination.c_str();
+        }
     }
 
     // The server stores 0 and -1 for "no limit" as -1, and a replica count of at least 1.
@@ -88,7 +93,21 @@ struct StreamSpec {
 
     const StreamConfig& config;
     std::vector<const char*> subjects;
+    jsRePublish republish;  // lent to nats.c when config.republish is set
 };
+
+std::string republish_text(const jsRePublish* rp) {
+    if (!rp) return "none";
+    return std::string(rp->Source ? rp->Source : "") + " -> " +
+           std::string(rp->Destination ? rp->Destination : "");
+}
+
+bool same_republish(const jsRePublish* cur, const StreamConfig& c) {
+    if (!c.republish) return cur == nullptr;
+    auto text = [](const char* s) { return std::string_view(s ? s : ""); };
+    return cur != nullptr && text(cur->Source) == c.republish->source &&
+           text(cur->Destination) == c.republish->destination && !cur->HeadersOnly;
+}
 
 std::string stream_what(const StreamConfig& c) { return "stream " + c.name; }
 
@@ -117,6 +136,7 @@ void apply_spec(jsStreamConfig& sc, StreamSpec& spec) {
     sc.MaxMsgs = spec.max_msgs();
     sc.Replicas = spec.replicas();
     sc.AllowDirect = true;
+    sc.RePublish = spec.config.republish ? &spec.republish : nullptr;
 }
 
 bool create_stream(jsCtx* js, StreamSpec& spec) {
@@ -165,6 +185,12 @@ Provisioned reconcile_stream(jsCtx* js, const jsStreamConfig& cur, StreamSpec& s
     }
     if (cur.Retention != js_LimitsPolicy) {
         refuse_change(what, "retention", retention_name(cur.Retention), "limits");
+    }
+    // nats-server 2.9 refuses to change RePublish in an update (error 10052).
+    if (!same_republish(cur.RePublish, c)) {
+        refuse_change(what, "republish", republish_text(cur.RePublish),
+                      c.republish ? c.republish->source + " -> " + c.republish->destination
+                                  : std::string("none"));
     }
     std::vector<std::string> changed = stream_changes(cur, spec);
     if (changed.empty()) {

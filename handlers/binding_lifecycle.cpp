@@ -149,13 +149,13 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
         held_ = 0;
         for (const auto& d : queued_) {
             int expected = Delivery::kQueued;
-            if (d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) {
+            if (d->state.compare_exchange_strong(expected, Delivery::kReleased)) {
                 leftovers.push_back(d);
             }
         }
         for (const auto& d : in_flight_) {
             int expected = Delivery::kRunning;
-            if (d->state.compare_exchange_strong(expected, Delivery::kTakenOver)) {
+            if (d->state.compare_exchange_strong(expected, Delivery::kReleased)) {
                 leftovers.push_back(d);
             }
         }

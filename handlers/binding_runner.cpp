@@ -39,8 +39,8 @@ nlohmann::json filter_document(const Event& e, const std::string& data_json, boo
 
 }  // namespace
 
-BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config,
-                             const NatsClient& nats, Metrics& metrics, WorkerPool& pool)
+BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const NatsClient& nats,
+                             Metrics& metrics, WorkerPool& pool)
     : plugin_(plugin),
       binding_(plugin.binding()),
       config_(config),
@@ -50,8 +50,8 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config,
       ack_wait_(binding_.timeout + config.handlers.ack_margin),
       random_(std::random_device{}()) {
     if (!binding_.filter.empty()) {
-        filter_ = expr::Expression::parse(binding_.filter, binding_.where + ": bindings " +
-                                                               binding_.name + " filter");
+        filter_ = expr::Expression::parse(
+            binding_.filter, binding_.where + ": bindings " + binding_.name + " filter");
     }
 }
 
@@ -59,7 +59,8 @@ BindingRunner::~BindingRunner() { stop(Clock::now()); }
 
 std::vector<std::string> BindingRunner::durables() const {
     std::vector<std::string> out;
-    for (const auto& s : binding_.subjects) out.push_back(durable_name(binding_.name, s, config_.handlers.group));
+    for (const auto& s : binding_.subjects)
+        out.push_back(durable_name(binding_.name, s, config_.handlers.group));
     return out;
 }
 
@@ -89,7 +90,8 @@ void BindingRunner::fetch_loop(Consumer& c) {
         {
             std::unique_lock lock(mutex_);
             changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
-                return stopping_ || (running_ < binding_.concurrency && held_ < held_max);
+                return stopping_ || (running_ < binding_.concurrency && held_ < held_max &&
+                                     !isolating_ && isolated_seq_ == 0);
             });
             if (stopping_) return;
             want = std::min(batch_max, binding_.concurrency - running_);
@@ -102,7 +104,8 @@ void BindingRunner::fetch_loop(Consumer& c) {
         if (s != NATS_OK) {
             // Logged once per outage, not per poll; nats.c reconnects on its own.
             if (failures++ == 0) {
-                log::warn("fetch failed", {{"binding", binding_.name}, {"consumer", c.durable},
+                log::warn("fetch failed", {{"binding", binding_.name},
+                                           {"consumer", c.durable},
                                            {"error", nats_error(s, &jerr).what}});
             }
             std::unique_lock lock(mutex_);
@@ -137,12 +140,32 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
         if (type && id) d->aggregate_key = std::string(type) + '\n' + id;
     }
     std::unique_lock lock(mutex_);
+    // Nothing starts beside a suspect running alone (see below).
+    changed_.wait(lock, [this] { return stopping_ || isolated_seq_ == 0; });
+    if (stopping_) {
+        natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
+        return;
+    }
+    if (d->delivered > 1 && !first_failed_at_.count(d->stream_seq)) {
+        // Delivered before, yet no failure of it was seen here: its last handler call may
+        // have taken the process down. It runs alone, so a crash-looping event uses up only
+        // its own deliveries, not those of events that happened to share a batch with it.
+        isolating_ = true;
+        changed_.wait(lock, [this] { return stopping_ || running_ == 0; });
+        isolating_ = false;
+        if (stopping_) {
+            natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
+            return;
+        }
+        isolated_seq_ = d->stream_seq;
+    }
     if (!d->aggregate_key.empty()) {
         Aggregate& agg = aggregates_[d->aggregate_key];
         if (agg.active_seq != 0 && agg.active_seq != d->stream_seq) {
             // An earlier event of this aggregate is running or waiting for its retry.
             auto [it, added] = agg.held.insert_or_assign(d->stream_seq, d);
             if (added) ++held_;
+            if (isolated_seq_ == d->stream_seq) isolated_seq_ = 0;  // it does not run now
             return;
         }
         agg.active_seq = d->stream_seq;
@@ -227,6 +250,12 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
     }
     int expected = Delivery::kRunning;
     bool ours = d->state.compare_exchange_strong(expected, Delivery::kFinished);
+    if (!ours && expected == Delivery::kReleased) {
+        // Shutdown gave the message back while this call ran; its answer no longer counts.
+        std::lock_guard lock(mutex_);
+        in_flight_.erase(std::remove(in_flight_.begin(), in_flight_.end(), d), in_flight_.end());
+        return;
+    }
     bool held_slot = false;
     {
         std::lock_guard lock(mutex_);
@@ -260,8 +289,8 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
     answer(d, o, delay_ms, err.message);
 }
 
-void BindingRunner::answer(const std::shared_ptr<Delivery>& d, Outcome outcome,
-                           uint32_t delay_ms, const std::string& error) {
+void BindingRunner::answer(const std::shared_ptr<Delivery>& d, Outcome outcome, uint32_t delay_ms,
+                           const std::string& error) {
     count(outcome);
     switch (outcome) {
         case Outcome::kDone:
@@ -292,8 +321,10 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
         release(d, dead_letter(*d, static_cast<int>(DlqReason::kExhausted), error));
         return;
     }
-    log::debug("attempt failed", {{"binding", binding_.name}, {"seq", d->stream_seq},
-                                  {"attempt", d->delivered}, {"retry_in_ms", delay_ms},
+    log::debug("attempt failed", {{"binding", binding_.name},
+                                  {"seq", d->stream_seq},
+                                  {"attempt", d->delivered},
+                                  {"retry_in_ms", delay_ms},
                                   {"error", error}});
     natsMsg_NakWithDelay(d->msg.get(), static_cast<int64_t>(delay_ms), nullptr);
     release(d, false);
@@ -325,17 +356,19 @@ bool BindingRunner::dead_letter(Delivery& d, int reason, const std::string& erro
                           static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
     auto published = publish_dead_letter(nats_, build_dead_letter(d.headers, body, info));
     if (!published) {
-        log::error("dead-letter publish failed", {{"binding", binding_.name},
-                                                  {"seq", d.stream_seq},
-                                                  {"error", published.error().what}});
+        log::error(
+            "dead-letter publish failed",
+            {{"binding", binding_.name}, {"seq", d.stream_seq}, {"error", published.error().what}});
         natsMsg_NakWithDelay(d.msg.get(), 1000, nullptr);
         return false;
     }
     natsMsg_Term(d.msg.get(), nullptr);
     metrics_.dead_letters(binding_.name, reason_name(info.reason)).Increment();
-    log::warn("event dead-lettered", {{"binding", binding_.name}, {"seq", d.stream_seq},
+    log::warn("event dead-lettered", {{"binding", binding_.name},
+                                      {"seq", d.stream_seq},
                                       {"reason", reason_name(info.reason)},
-                                      {"attempts", info.attempts}, {"error", info.error}});
+                                      {"attempts", info.attempts},
+                                      {"error", info.error}});
     return true;
 }
 
@@ -346,9 +379,9 @@ void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
     {
         std::lock_guard lock(mutex_);
         --running_;
+        if (d->stream_seq == isolated_seq_) isolated_seq_ = 0;
         if (final) first_failed_at_.erase(d->stream_seq);
-        auto it = d->aggregate_key.empty() ? aggregates_.end()
-                                           : aggregates_.find(d->aggregate_key);
+        auto it = d->aggregate_key.empty() ? aggregates_.end() : aggregates_.find(d->aggregate_key);
         if (it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
             Aggregate& agg = it->second;
             if (!final) {

@@ -100,6 +100,8 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     bool stopping_ = false;
+    bool isolating_ = false;      // a suspect of a crash waits to run alone: fetch nothing
+    uint64_t isolated_seq_ = 0;   // the suspect running alone, 0 when none
     int running_ = 0;
     int held_ = 0;
     int stuck_ = 0;

@@ -18,7 +18,8 @@ namespace bb::handlers {
 // which may take the delivery over when the handler overruns its timeout: whoever moves
 // `state` out of kRunning first decides what happens to the message.
 struct Delivery {
-    enum State : int { kQueued, kPreparing, kRunning, kFinished, kTakenOver };
+    // kTakenOver: the timer answered for an overdue call; kReleased: shutdown gave it back.
+    enum State : int { kQueued, kPreparing, kRunning, kFinished, kTakenOver, kReleased };
 
     NatsMsg msg;
     std::string subject;  // as stored in the stream

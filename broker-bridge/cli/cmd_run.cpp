@@ -1,7 +1,7 @@
 // `broker-bridge run`, `check-config`, `streams` and `status`.
+#include <pthread.h>
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -9,6 +9,8 @@
 #include "broker-bridge/admin_server.hpp"
 #include "broker-bridge/cli/commands.hpp"
 #include "broker-bridge/config.hpp"
+#include "broker-bridge/edge/edge_server.hpp"
+#include "broker-bridge/edge/subscription_hub.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/metrics.hpp"
@@ -30,7 +32,7 @@ Config load_and_configure(const std::string& file) {
 NatsClient connect_now(const Config& c, std::string_view name) {
     NatsClient nats = NatsClient::connect(c.nats, name);
     if (!nats.wait_connected(c.nats.connect_timeout + c.nats.request_timeout)) {
-        throw StartupError("cannot reach NATS at " + c.nats.url + " (nats.url in " +
+        throw StartupError("cannot reach NATS at " + redacted_url(c.nats.url) + " (nats.url in " +
                            c.file.string() + ")");
     }
     return nats;
@@ -56,12 +58,29 @@ sigset_t block_stop_signals() {
 
 // Waits for SIGINT or SIGTERM, keeping the connection gauge current; 0 when the NATS
 // connection closed for good instead (nats.c gave up, e.g. on repeated auth failures).
+// nats.c counts reconnects in its connection statistics; the counter follows the deltas.
+void count_reconnects(const NatsClient& nats, Metrics& metrics, uint64_t& seen) {
+    natsStatistics* stats = nullptr;
+    if (natsStatistics_Create(&stats) != NATS_OK) return;
+    uint64_t reconnects = 0;
+    if (natsConnection_GetStats(nats.connection(), stats) == NATS_OK &&
+        natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects) ==
+            NATS_OK &&
+        reconnects > seen) {
+        metrics.nats_reconnects().Increment(static_cast<double>(reconnects - seen));
+        seen = reconnects;
+    }
+    natsStatistics_Destroy(stats);
+}
+
 int wait_for_stop(const sigset_t& signals, const NatsClient& nats, Metrics& metrics) {
     const timespec period{0, 500 * 1000 * 1000};
+    uint64_t reconnects = 0;
     while (true) {
         int sig = sigtimedwait(&signals, nullptr, &period);
         if (sig > 0) return sig;
         metrics.nats_connected().Set(nats.connected() ? 1 : 0);
+        count_reconnects(nats, metrics, reconnects);
         if (nats.closed()) return 0;
     }
 }
@@ -69,43 +88,57 @@ int wait_for_stop(const sigset_t& signals, const NatsClient& nats, Metrics& metr
 }  // namespace
 
 int run(const RunOptions& o) {
+    edge::use_shared_delivery_threads();
     sigset_t stop_signals = block_stop_signals();
     Config c = load_and_configure(o.config);
-    log::info("broker-bridge starting", {{"version", kVersion}, {"config", o.config},
-                                         {"bindings", c.bindings.size()}});
+    if (o.edge_only && !c.edge) throw ConfigError(o.config + ": no edge section to run");
+    log::info("broker-bridge starting", {{"version", kVersion},
+                                         {"config", o.config},
+                                         {"bindings", o.edge_only ? 0 : c.bindings.size()},
+                                         {"edge", c.edge.has_value()}});
     Metrics metrics;
     std::atomic<bool> ready{false};
-    NatsClient nats = NatsClient::connect(c.nats, c.nats.name);
+    NatsClient nats = NatsClient::connect(c.nats, o.edge_only ? "edge" : "run");
+    std::unique_ptr<edge::Edge> ws;
+    if (c.edge) ws = std::make_unique<edge::Edge>(c, nats, metrics);  // rules checked early
     std::unique_ptr<AdminServer> admin;
     if (!c.admin.listen.empty()) {
         admin = std::make_unique<AdminServer>(
-            c.admin.listen, metrics, [&] { return ready.load() && nats.connected(); },
-            [] { return true; });
+            c.admin.listen, metrics,
+            [&] { return ready.load() && nats.connected() && (!ws || ws->accepting()); },
+            [&] { return !nats.closed(); });
     }
     if (!nats.wait_connected(c.nats.connect_timeout)) {
-        log::warn("waiting for nats", {{"url", c.nats.url}});
+        log::warn("waiting for nats", {{"url", redacted_url(c.nats.url)}});
         while (!nats.wait_connected(std::chrono::seconds(5))) {
             sigset_t pending;
             sigpending(&pending);
             if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
-            log::warn("still waiting for nats", {{"url", c.nats.url}});
+            log::warn("still waiting for nats", {{"url", redacted_url(c.nats.url)}});
         }
     }
     provision(c, nats);
-    handlers::HandlerHost host(c, nats, metrics);
-    host.start();
+    std::unique_ptr<handlers::HandlerHost> host;
+    if (!o.edge_only) {
+        host = std::make_unique<handlers::HandlerHost>(c, nats, metrics);
+        host->start();
+    }
+    if (ws) ws->start();
     ready = true;
     log::info("broker-bridge ready");
 
     int sig = wait_for_stop(stop_signals, nats, metrics);
+    ready = false;
+    // The edge goes first: clients are told to come back before anything else stops.
+    if (ws) ws->shutdown();
     if (sig == 0) {
         log::error("nats connection closed for good; exiting so a supervisor can restart");
-        host.stop();
+        if (host) host->stop();
         return 1;
     }
     log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    ready = false;
-    host.stop();
+    if (host) host->stop();
+    ws.reset();
     auto drained = nats.drain(c.nats.request_timeout);
     if (!drained) log::warn("nats drain incomplete", {{"error", drained.error().what}});
     log::info("broker-bridge stopped");
@@ -121,10 +154,10 @@ int check_config(const std::string& file) {
 
 int streams(const std::string& file) {
     Config c = load_and_configure(file);
-    NatsClient nats = connect_now(c, "broker-bridge-streams");
+    NatsClient nats = connect_now(c, "streams");
     provision(c, nats);
-    std::printf("%-20s %12s %14s %12s %12s %10s\n", "STREAM", "MESSAGES", "BYTES", "FIRST",
-                "LAST", "CONSUMERS");
+    std::printf("%-20s %12s %14s %12s %12s %10s\n", "STREAM", "MESSAGES", "BYTES", "FIRST", "LAST",
+                "CONSUMERS");
     for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime, &c.advisories}) {
         auto st = stream_status(nats.js(), s->name);
         if (!st) {

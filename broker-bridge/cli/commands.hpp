@@ -11,8 +11,19 @@ namespace bb::cli {
 
 struct RunOptions {
     std::string config;
+    bool edge_only = false;  // `broker-bridge edge`: the WebSocket edge without the handlers
 };
 int run(const RunOptions& o);
+
+// `broker-bridge token`: prints a development token signed with the first HS256 key of
+// edge.auth.keys; 2 when the config has none.
+struct TokenOptions {
+    std::string config;
+    std::string sub;
+    std::vector<std::string> claims;  // name=value; "a,b" is a list; whole numbers are numbers
+    std::string ttl = "1h";
+};
+int token(const TokenOptions& o);
 
 int check_config(const std::string& config);
 int streams(const std::string& config);

@@ -105,8 +105,9 @@ inline Session open_session(const std::string& config_file, std::string_view cli
     log::configure(std::max(config.log.level, log::Level::kWarn), config.log.format);
     NatsClient nats = NatsClient::connect(config.nats, client_name);
     if (!nats.wait_connected(config.nats.connect_timeout)) {
-        throw StartupError("nats.url: no server answered at " + config.nats.url + " within " +
-                           std::to_string(config.nats.connect_timeout.count()) + " ms");
+        throw StartupError("nats.url: no server answered at " + redacted_url(config.nats.url) +
+                           " within " + std::to_string(config.nats.connect_timeout.count()) +
+                           " ms");
     }
     return Session{std::move(config), std::move(nats)};
 }

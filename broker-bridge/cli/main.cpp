@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "broker-bridge/cli/commands.hpp"
+#include "broker-bridge/edge/subscription_hub.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/version.hpp"
@@ -14,6 +15,7 @@ struct Args {
     std::string config;
     bb::cli::PublishOptions publish;
     bb::cli::DlqOptions dlq;
+    bb::cli::TokenOptions token;
     bool json = false;
 };
 
@@ -60,12 +62,24 @@ void add_dlq(CLI::App& app, Args& a) {
     purge->add_option("--binding,-b", d.binding, "only this binding's entries");
 }
 
+void add_edge_commands(CLI::App& app, Args& a) {
+    auto* edge = app.add_subcommand("edge", "run the WebSocket edge alone, in the foreground");
+    add_config_option(edge, a.config);
+    auto* token = app.add_subcommand("token", "print a development token for the edge");
+    add_config_option(token, a.token.config);
+    token->add_option("--sub", a.token.sub, "the token's subject (user id)")->required();
+    token->add_option("--claim", a.token.claims, "name=value (a,b for a list); repeatable");
+    token->add_option("--ttl", a.token.ttl, "lifetime, e.g. 15m, 1h")->capture_default_str();
+}
+
 int dispatch(CLI::App& app, Args& a) {
     if (app.got_subcommand("version")) {
         std::printf("broker-bridge %s (plugin ABI %u)\n", bb::kVersion, bb::kPluginAbiVersion);
         return 0;
     }
     if (app.got_subcommand("run")) return bb::cli::run({a.config});
+    if (app.got_subcommand("edge")) return bb::cli::run({a.config, true});
+    if (app.got_subcommand("token")) return bb::cli::token(a.token);
     if (app.got_subcommand("check-config")) return bb::cli::check_config(a.config);
     if (app.got_subcommand("streams")) return bb::cli::streams(a.config);
     if (app.got_subcommand("status")) return bb::cli::status(a.config, a.json);
@@ -93,6 +107,7 @@ int dispatch(CLI::App& app, Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bb::edge::use_shared_delivery_threads();  // before any NATS call
     CLI::App app{"broker-bridge: domain events through NATS JetStream to handler plugins"};
     app.require_subcommand(1);
     Args a;
@@ -107,6 +122,7 @@ int main(int argc, char** argv) {
     status->add_flag("--json", a.json, "print JSON");
     add_publish(app, a);
     add_dlq(app, a);
+    add_edge_commands(app, a);
     app.add_subcommand("version", "print the version");
     CLI11_PARSE(app, argc, argv);
     try {

@@ -101,7 +101,8 @@ std::optional<StoredMessage> BridgeFixture::stream_message(const std::string& st
     m.subject = natsMsg_GetSubject(msg.get());
     auto headers = read_headers(msg.get());
     if (headers) m.headers = *headers;
-    m.body.assign(natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
+    m.body.assign(natsMsg_GetData(msg.get()),
+                  static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
     return m;
 }
 

@@ -8,9 +8,9 @@
  *
  * Threads: the host calls create/destroy once, on its start-up/shutdown thread. handle() is
  * called from up to `concurrency` worker threads of the binding at once (plus calls that
- * overran their timeout and have not returned yet), so it must be thread-safe. tick() is called from one timer thread, never concurrently with itself.
- * Every host function may be called from any thread, including from inside handle() and
- * tick(), but not after destroy() has returned.
+ * overran their timeout and have not returned yet), so it must be thread-safe. tick() is called
+ * from one timer thread, never concurrently with itself. Every host function may be called from any
+ * thread, including from inside handle() and tick(), but not after destroy() has returned.
  */
 #ifndef BB_PLUGIN_H
 #define BB_PLUGIN_H
@@ -29,9 +29,9 @@ extern "C" {
 
 /* What handle() answers. */
 typedef enum bb_result {
-    BB_RESULT_DONE = 0,   /* handled: the host acknowledges the message */
-    BB_RESULT_RETRY = 1,  /* failed attempt: retried on the binding's backoff schedule */
-    BB_RESULT_REJECT = 2  /* permanent failure: dead-lettered at once, no more attempts */
+    BB_RESULT_DONE = 0,  /* handled: the host acknowledges the message */
+    BB_RESULT_RETRY = 1, /* failed attempt: retried on the binding's backoff schedule */
+    BB_RESULT_REJECT = 2 /* permanent failure: dead-lettered at once, no more attempts */
 } bb_result;
 
 typedef enum bb_log_level {
@@ -165,8 +165,7 @@ typedef struct bb_host {
     bb_status (*kv_create)(void* ctx, const char* bucket, const char* key, const char* data,
                            size_t len, uint64_t* revision, bb_error* err);
     bb_status (*kv_update)(void* ctx, const char* bucket, const char* key, const char* data,
-                           size_t len, uint64_t last_revision, uint64_t* revision,
-                           bb_error* err);
+                           size_t len, uint64_t last_revision, uint64_t* revision, bb_error* err);
     bb_status (*kv_delete)(void* ctx, const char* bucket, const char* key, bb_error* err);
     void (*buffer_free)(void* ctx, bb_buffer* buffer);
 
@@ -198,16 +197,14 @@ typedef struct bb_plugin_descriptor {
      * YAML text (borrowed for the call). On failure returns NULL and fills `err`; the host
      * then refuses to start and prints the message with the binding's name.
      */
-    void* (*create)(const bb_host* host, const char* config_yaml, size_t config_len,
-                    bb_error* err);
+    void* (*create)(const bb_host* host, const char* config_yaml, size_t config_len, bb_error* err);
 
     /*
      * Handles one event. `retry_delay_ms` is in/out: it holds the host's next backoff delay,
      * and a plugin answering BB_RESULT_RETRY may raise it (for a Retry-After). On RETRY and
      * REJECT the plugin should say why in `err`.
      */
-    bb_result (*handle)(void* self, const bb_event* event, uint32_t* retry_delay_ms,
-                        bb_error* err);
+    bb_result (*handle)(void* self, const bb_event* event, uint32_t* retry_delay_ms, bb_error* err);
 
     /* Optional (may be NULL): called on the timer asked for with set_tick. */
     void (*tick)(void* self);

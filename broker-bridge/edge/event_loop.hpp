@@ -1,0 +1,101 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "broker-bridge/edge/channel_rules.hpp"
+#include "broker-bridge/edge/edge_context.hpp"
+#include "broker-bridge/edge/live_message.hpp"
+#include "broker-bridge/result.hpp"
+
+struct lws;
+struct lws_context;
+struct lws_vhost;
+
+// One event loop: a thread running its own lws_context, which accepts from its own
+// SO_REUSEPORT listening socket and owns the sessions it accepted. Other threads never call
+// lws for it: they post() work or post_live() messages into a locked inbox and wake it with
+// lws_cancel_service, and the loop drains the inbox on its own thread.
+namespace bb::edge {
+
+class Session;
+
+class EventLoop {
+public:
+    // Takes ownership of `listen_fd`.
+    EventLoop(size_t index, EdgeContext& ctx, int listen_fd);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // Creates the context on the loop's thread; throws StartupError when lws refuses.
+    void start();
+    // Destroys the context (closing whatever is still open) and joins the thread.
+    void stop();
+
+    // Thread-safe.
+    void post(std::function<void(EventLoop&)> task);
+    void post_live(const LivePtr& message);
+    void begin_shutdown();  // clients get `shutdown`, then 1001; new connections are refused
+    size_t connections() const { return connections_.load(); }
+
+    // Loop thread only.
+    size_t index() const { return index_; }
+    Result<void> watch(const ResolvedChannel& channel, Session* session);
+    void unwatch(const ResolvedChannel& channel, Session* session);
+    Session* find(const std::string& client_id);
+    std::string& frame_buffer() { return frame_; }
+
+    // lws entry points (public for the protocol table).
+    static int on_ws(lws* wsi, int reason, void* user, void* in, size_t len);
+    static int on_listener(lws* wsi, int reason, void* user, void* in, size_t len);
+
+private:
+    struct Inbox {
+        std::vector<std::function<void(EventLoop&)>> tasks;
+        std::vector<LivePtr> live;
+    };
+
+    void run(std::function<void(bool)> started);
+    lws_context* create_context();
+    void accept_all();
+    void drain_inbox();
+    void fan_out(const LivePtr& message);
+    void schedule_tick();
+    void tick();
+    bool filter(lws* wsi);
+    int open_session(lws* wsi, void* user);
+    void close_session(void* user);
+    std::string next_client_id();
+    void wake(bool was_empty);
+
+    const size_t index_;
+    EdgeContext& ctx_;
+    int listen_fd_;       // owned until lws adopts it
+    int accept_fd_ = -1;  // the same socket, once lws owns it
+    std::thread thread_;
+    std::atomic<lws_context*> context_{nullptr};
+    lws_vhost* vhost_ = nullptr;
+    std::atomic<bool> stopping_{false};
+    std::atomic<size_t> connections_{0};
+    bool draining_ = false;
+
+    std::mutex inbox_mu_;
+    Inbox inbox_;
+
+    std::unordered_map<std::string, Session*> sessions_;
+    std::unordered_map<std::string, std::unordered_map<Session*, int>> watchers_;  // by subject
+    std::string frame_;
+    uint64_t next_id_ = 0;
+    struct TickTimer;
+    std::unique_ptr<TickTimer> tick_;
+};
+
+}  // namespace bb::edge

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker-bridge/edge/edge_context.hpp"
+#include "broker-bridge/edge/live_message.hpp"
+#include "broker-bridge/edge/protocol.hpp"
+#include "broker-bridge/edge/rate_limiter.hpp"
+#include "broker-bridge/edge/recovery.hpp"
+#include "broker-bridge/edge/send_queue.hpp"
+
+struct lws;
+
+// One WebSocket client: its authentication, channel subscriptions and send queue. Created
+// when the upgrade completes and deleted when lws reports the close; lives on its event
+// loop's thread and is touched by nothing else (worker results arrive through the loop).
+namespace bb::edge {
+
+class EventLoop;
+
+class Session {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    Session(EventLoop& loop, EdgeContext& ctx, lws* wsi, std::string client_id, WireFormat format,
+            std::string address);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    const std::string& client_id() const { return client_id_; }
+    const std::string& address() const { return address_; }
+    std::string_view close_reason() const { return metric_reason_; }
+
+    // lws events; a negative return asks lws to close the connection.
+    int on_receive(const void* in, size_t len, bool first, bool final, bool binary);
+    int on_writable();
+    void on_peer_close() {
+        if (metric_reason_.empty()) metric_reason_ = "client";
+    }
+
+    // Deadlines: connect timeout and token expiry.
+    void on_tick(Clock::time_point now, int64_t unix_ms);
+    void on_live(const LivePtr& message);
+    void on_subscribe_started(const std::string& channel, uint64_t generation,
+                              const nlohmann::json& id, Result<SubscribeStart> start);
+    void on_published(const nlohmann::json& id, Result<std::string> event_id);
+    void begin_shutdown(std::chrono::milliseconds reconnect_in);
+
+private:
+    struct Channel {
+        std::string name;
+        ResolvedChannel resolved;
+        uint64_t generation = 0;
+        bool live = false;             // false while the start (and any recovery) is being read
+        std::vector<LivePtr> pending;  // live messages that arrived meanwhile
+        size_t pending_bytes = 0;
+        uint64_t last_seq = 0;
+        std::string epoch;
+    };
+
+    void handle(std::string_view payload, bool binary);
+    void handle_connect(const Command& c);
+    void handle_refresh(const Command& c);
+    void handle_subscribe(Command& c);
+    void handle_unsubscribe(const Command& c);
+    void handle_publish(const Command& c);
+    bool may_subscribe(const Command& c, const ResolvedChannel& r, std::string& why) const;
+    void start_channel(const Command& c, ResolvedChannel r);
+    void deliver(Channel& ch, const LivePtr& m);
+    void drop_channel(std::unordered_map<std::string, Channel>::iterator it);
+
+    void send(const nlohmann::json& message);
+    void send_encoded(Encoded message);
+    void send_error(const nlohmann::json& id, std::string_view code, std::string_view message);
+    void close_now(int code, std::string_view reason, std::string_view metric);
+    void close_after_flush(int code, std::string_view reason, std::string_view metric);
+    void refuse(const nlohmann::json& id, std::string_view code, std::string_view message,
+                std::string_view metric);
+    int64_t now_unix_seconds() const;
+
+    EventLoop& loop_;
+    EdgeContext& ctx_;
+    lws* wsi_;
+    std::string client_id_;
+    WireFormat format_;
+    std::string address_;
+
+    bool connected_ = false;
+    std::string user_;
+    nlohmann::json claims_;  // rule_claims() of the token's claims
+    Clock::time_point connect_deadline_;
+    int64_t expires_unix_ms_ = 0;  // 0: the token has no exp
+
+    std::string rx_;
+    RateLimiter commands_;
+    SendQueue queue_;
+    bool write_requested_ = false;
+    bool closing_ = false;
+    bool close_after_flush_ = false;
+    bool hard_closing_ = false;  // close_now: the queue was dropped
+    int close_code_ = 0;
+    std::string close_text_;
+    std::string metric_reason_;
+
+    std::unordered_map<std::string, Channel> channels_;  // by channel name
+    uint64_t next_generation_ = 1;
+};
+
+}  // namespace bb::edge
