@@ -240,19 +240,31 @@ std::vector<std::pair<std::string, Node>> Node::entries() const {
 
 namespace {
 
-YAML::Node substituted_copy(const YAML::Node& node, const std::string& where) {
-    if (node.IsScalar()) return YAML::Node(substitute_env(node.Scalar(), where));
-    if (node.IsSequence()) {
-        YAML::Node out(YAML::NodeType::Sequence);
-        for (const auto& item : node) out.push_back(substituted_copy(item, where));
-        return out;
+// Writes `node` with ${ENV} substituted in its scalars. A scalar that was quoted in the
+// file (yaml-cpp tags it "!") is written quoted, so "5" or "true" reaches the plugin as
+// text, not as a number or a boolean.
+void emit_substituted(YAML::Emitter& out, const YAML::Node& node, const std::string& where) {
+    if (node.IsScalar()) {
+        std::string value = substitute_env(node.Scalar(), where);
+        if (node.Tag() == "!") {
+            out << YAML::DoubleQuoted << value;
+        } else {
+            out << value;
+        }
+    } else if (node.IsSequence()) {
+        out << YAML::BeginSeq;
+        for (const auto& item : node) emit_substituted(out, item, where);
+        out << YAML::EndSeq;
+    } else if (node.IsMap()) {
+        out << YAML::BeginMap;
+        for (const auto& kv : node) {
+            out << YAML::Key << kv.first.Scalar() << YAML::Value;
+            emit_substituted(out, kv.second, where);
+        }
+        out << YAML::EndMap;
+    } else {
+        out << YAML::Null;
     }
-    if (node.IsMap()) {
-        YAML::Node out(YAML::NodeType::Map);
-        for (const auto& kv : node) out[kv.first.Scalar()] = substituted_copy(kv.second, where);
-        return out;
-    }
-    return YAML::Node(YAML::NodeType::Null);
 }
 
 }  // namespace
@@ -260,7 +272,7 @@ YAML::Node substituted_copy(const YAML::Node& node, const std::string& where) {
 std::string Node::to_yaml() const {
     if (!defined()) return "{}";
     YAML::Emitter out;
-    out << substituted_copy(node_, where() + ": " + path_);
+    emit_substituted(out, node_, where() + ": " + path_);
     return out.c_str();
 }
 

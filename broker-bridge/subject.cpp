@@ -92,20 +92,18 @@ std::string durable_name(std::string_view binding, std::string_view subject,
             out += 'x';
         }
     }
-    // Replacing characters can make two subjects collide (a.b and a_b): a hash of the exact
-    // subject keeps the names apart whenever anything was changed or cut.
-    size_t prefix = group != "default" ? group.size() + 1 : 0;
-    bool changed = out.size() != prefix + binding.size() + 2 + subject.size() ||
-                   subject.find_first_of(".*>") != std::string_view::npos;
+    // Always suffixed with a hash of group, binding and subject: replaced characters (a.b and
+    // a_b), cuts, the group prefix (group "mail" + binding "x" reads like binding "mail_x")
+    // and separators inside names ("a__b" + "c" against "a" + "b__c") could otherwise make
+    // two consumers one.
     constexpr size_t kMax = 64;
-    if (changed || out.size() > kMax) {
-        char hash[17];
-        std::snprintf(hash, sizeof hash, "%08x",
-                      static_cast<unsigned>(fnv1a(subject) & 0xffffffffu));
-        if (out.size() > kMax - 9) out.resize(kMax - 9);
-        out += "_";
-        out += hash;
-    }
+    std::string whole(group);
+    whole.append(1, '\0').append(binding).append(1, '\0').append(subject);
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%08x", static_cast<unsigned>(fnv1a(whole) & 0xffffffffu));
+    if (out.size() > kMax - 9) out.resize(kMax - 9);
+    out += "_";
+    out += hash;
     return out;
 }
 

@@ -18,9 +18,11 @@ void BindingRunner::timer_loop() {
     auto extend_every = std::max(ack_wait_ / 3, std::chrono::milliseconds(10));
     auto next_extend = Clock::now() + extend_every;
     std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        changed_.wait_for(lock, period, [this] { return stopping_; });
-        if (stopping_) break;
+    // Runs through the drain too: calls that overrun then are still taken over, and held or
+    // queued events keep their ack wait extended.
+    while (!timer_stopping_) {
+        changed_.wait_for(lock, period, [this] { return timer_stopping_; });
+        if (timer_stopping_) break;
         lock.unlock();
         check_timeouts();
         if (Clock::now() >= next_extend) {
@@ -55,12 +57,12 @@ void BindingRunner::check_timeouts() {
     }
     for (const auto& d : overdue) {
         metrics_.handlers_stuck(binding_.name).Increment();
-        log::warn("handler overran its timeout",
-                  {{"binding", binding_.name}, {"seq", d->stream_seq},
-                   {"timeout_ms", binding_.timeout.count()},
-                   {"stand_in_thread", !d->holds_slot}});
-        std::string error = "handler timed out after " +
-                            std::to_string(binding_.timeout.count()) + "ms";
+        log::warn("handler overran its timeout", {{"binding", binding_.name},
+                                                  {"seq", d->stream_seq},
+                                                  {"timeout_ms", binding_.timeout.count()},
+                                                  {"stand_in_thread", !d->holds_slot}});
+        std::string error =
+            "handler timed out after " + std::to_string(binding_.timeout.count()) + "ms";
         answer(d, Outcome::kTimeout, next_delay_ms(d->delivered), error);
     }
 }
@@ -80,19 +82,16 @@ void BindingRunner::extend_waiting() {
 }
 
 // An aggregate waits for its retried event to come back. If it does not (another replica
-// took it, or it left the consumer), the held events would wait forever: past the longest
-// retry delay plus two ack waits, they go on without it.
+// took it, or it left the consumer), the held events would wait forever: past its retry
+// delay plus two ack waits, they go on without it.
 void BindingRunner::unblock_abandoned_aggregates() {
-    auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     binding_.backoff.max * (1.0 + binding_.backoff.jitter)) +
-                 2 * ack_wait_;
     auto now = Clock::now();
     std::vector<std::shared_ptr<Delivery>> next;
     {
         std::lock_guard lock(mutex_);
         for (auto it = aggregates_.begin(); it != aggregates_.end();) {
             Aggregate& agg = it->second;
-            if (!agg.active_waiting || now - agg.waiting_since < limit) {
+            if (!agg.active_waiting || now < agg.give_up_at) {
                 ++it;
                 continue;
             }
@@ -160,11 +159,16 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
             }
         }
     }
+    {
+        std::lock_guard lock(mutex_);
+        timer_stopping_ = true;
+    }
+    changed_.notify_all();
     // Released at once for redelivery: to another replica now, or to this one after restart.
     for (const auto& d : leftovers) natsMsg_Nak(d->msg.get(), nullptr);
     if (!leftovers.empty()) {
-        log::info("released unfinished events", {{"binding", binding_.name},
-                                                 {"count", leftovers.size()}});
+        log::info("released unfinished events",
+                  {{"binding", binding_.name}, {"count", leftovers.size()}});
     }
     if (timer_.joinable()) timer_.join();
     if (ticker_.joinable()) ticker_.join();

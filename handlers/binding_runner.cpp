@@ -85,6 +85,10 @@ void BindingRunner::fetch_loop(Consumer& c) {
     const auto wait_ms = static_cast<int64_t>(config_.handlers.fetch_wait.count());
     const int held_max = config_.handlers.max_ack_pending / 2;
     int failures = 0;
+    // Careful: one message per fetch. A process starts careful, and turns careful whenever a
+    // suspect of a crash arrives (see dispatch): a crash then takes down only the message
+    // that caused it, not a batch of innocent ones whose deliveries it would use up.
+    bool careful = true;
     while (true) {
         int want = 0;
         {
@@ -94,7 +98,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
                                      !isolating_ && isolated_seq_ == 0);
             });
             if (stopping_) return;
-            want = std::min(batch_max, binding_.concurrency - running_);
+            want = careful ? 1 : std::min(batch_max, binding_.concurrency - running_);
         }
         if (want <= 0) continue;
         NatsMsgList list;
@@ -116,15 +120,17 @@ void BindingRunner::fetch_loop(Consumer& c) {
             log::info("fetch recovered", {{"binding", binding_.name}, {"consumer", c.durable}});
             failures = 0;
         }
+        bool any_suspect = false;
         for (natsMsg*& raw : list) {
             NatsMsg msg(raw);
             raw = nullptr;  // the list no longer owns it
-            dispatch(std::move(msg), c.subject);
+            any_suspect = dispatch(std::move(msg)) || any_suspect;
         }
+        careful = any_suspect;
     }
 }
 
-void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
+bool BindingRunner::dispatch(NatsMsg msg) {
     auto d = std::make_shared<Delivery>();
     jsMsgMetaData* raw_meta = nullptr;
     if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
@@ -144,9 +150,10 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
     changed_.wait(lock, [this] { return stopping_ || isolated_seq_ == 0; });
     if (stopping_) {
         natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
-        return;
+        return false;
     }
-    if (d->delivered > 1 && !first_failed_at_.count(d->stream_seq)) {
+    bool suspect = d->delivered > 1 && !first_failed_at_.count(d->stream_seq);
+    if (suspect) {
         // Delivered before, yet no failure of it was seen here: its last handler call may
         // have taken the process down. It runs alone, so a crash-looping event uses up only
         // its own deliveries, not those of events that happened to share a batch with it.
@@ -155,7 +162,7 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
         isolating_ = false;
         if (stopping_) {
             natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
-            return;
+            return false;
         }
         isolated_seq_ = d->stream_seq;
     }
@@ -166,7 +173,7 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
             auto [it, added] = agg.held.insert_or_assign(d->stream_seq, d);
             if (added) ++held_;
             if (isolated_seq_ == d->stream_seq) isolated_seq_ = 0;  // it does not run now
-            return;
+            return suspect;
         }
         agg.active_seq = d->stream_seq;
         agg.active_waiting = false;
@@ -174,6 +181,7 @@ void BindingRunner::dispatch(NatsMsg msg, const std::string&) {
     ++running_;
     lock.unlock();
     run_now(std::move(d));
+    return suspect;
 }
 
 void BindingRunner::run_now(std::shared_ptr<Delivery> d) {
@@ -327,6 +335,7 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
                                   {"retry_in_ms", delay_ms},
                                   {"error", error}});
     natsMsg_NakWithDelay(d->msg.get(), static_cast<int64_t>(delay_ms), nullptr);
+    d->retry_delay_ms = delay_ms;
     release(d, false);
 }
 
@@ -385,8 +394,11 @@ void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
         if (it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
             Aggregate& agg = it->second;
             if (!final) {
+                // Its retry comes back after the nak's delay (which a plugin may lengthen);
+                // two ack waits later, the held events stop waiting for it.
                 agg.active_waiting = true;
-                agg.waiting_since = std::chrono::steady_clock::now();
+                agg.give_up_at = std::chrono::steady_clock::now() +
+                                 std::chrono::milliseconds(d->retry_delay_ms) + 2 * ack_wait_;
             } else {
                 next = next_of(agg);
                 if (!next) aggregates_.erase(it);

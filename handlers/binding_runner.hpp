@@ -62,14 +62,15 @@ private:
     struct Aggregate {
         uint64_t active_seq = 0;
         bool active_waiting = false;  // the active event was nak'd and awaits redelivery
-        std::chrono::steady_clock::time_point waiting_since;
+        std::chrono::steady_clock::time_point give_up_at;  // when waiting, see release()
         std::map<uint64_t, std::shared_ptr<Delivery>> held;
     };
     enum class Outcome { kDone, kRetry, kReject, kTimeout, kSkipped, kInvalid };
 
     void bind_consumer(Consumer& c);
     void fetch_loop(Consumer& c);
-    void dispatch(NatsMsg msg, const std::string& subject);
+    // Starts (or holds) one fetched message; true when it is a suspect of a crash.
+    bool dispatch(NatsMsg msg);
     void run_now(std::shared_ptr<Delivery> d);
     void process(const std::shared_ptr<Delivery>& d);
     std::optional<Outcome> prepare(Delivery& d, std::string& error);
@@ -99,7 +100,8 @@ private:
 
     std::mutex mutex_;
     std::condition_variable changed_;
-    bool stopping_ = false;
+    bool stopping_ = false;        // no more fetching
+    bool timer_stopping_ = false;  // the drain is over: the timer ends too
     bool isolating_ = false;      // a suspect of a crash waits to run alone: fetch nothing
     uint64_t isolated_seq_ = 0;   // the suspect running alone, 0 when none
     int running_ = 0;

@@ -1,6 +1,7 @@
 #include "broker-bridge/config.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <yaml-cpp/yaml.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -190,6 +191,20 @@ BOOST_AUTO_TEST_CASE(the_plugin_config_reaches_the_plugin_as_yaml_text) {
     BOOST_TEST(contains(c.bindings[0].plugin_config_yaml, "batch_max: 7"));
 }
 
+BOOST_AUTO_TEST_CASE(quoted_values_reach_the_plugin_as_text) {
+    setenv("BB_TEST_ID", "42", 1);
+    auto c = bb::parse_config("bindings:\n  - name: a\n    plugin: p\n    subjects: [events.>]\n"
+                              "    config:\n      id: \"${BB_TEST_ID}\"\n      flag: \"true\"\n"
+                              "      zip: '007'\n      n: 5\n",
+                              "t.yaml");
+    YAML::Node plugin = YAML::Load(c.bindings[0].plugin_config_yaml);
+    BOOST_TEST(plugin["id"].Tag() == "!");
+    BOOST_TEST(plugin["id"].Scalar() == "42");
+    BOOST_TEST(plugin["flag"].Tag() == "!");
+    BOOST_TEST(plugin["zip"].Scalar() == "007");
+    BOOST_TEST(plugin["n"].Tag() == "?");  // plain, as written
+}
+
 BOOST_AUTO_TEST_CASE(conflicting_nats_credentials_are_refused) {
     std::string e = config_error("nats:\n  token: t\n  user: u\n  password: p\n");
     BOOST_TEST(contains(e, "choose one"), e);
@@ -248,6 +263,11 @@ BOOST_AUTO_TEST_CASE(patterns_overlap_when_one_subject_matches_both) {
 BOOST_AUTO_TEST_CASE(a_handler_group_other_than_default_prefixes_durable_names) {
     BOOST_TEST(bb::durable_name("a", "events.>", "mail") != bb::durable_name("a", "events.>"));
     BOOST_TEST(bb::durable_name("a", "events.>", "mail").rfind("mail_a__", 0) == 0u);
+    // No two (group, binding, subject) share a name, whatever the separators inside them.
+    BOOST_TEST(bb::durable_name("x", "events.>", "mail") != bb::durable_name("mail_x", "events.>"));
+    BOOST_TEST(bb::durable_name("a__b", "c") != bb::durable_name("a", "b__c"));
+    BOOST_TEST(bb::durable_name(std::string(60, 'b'), "s") !=
+               bb::durable_name(std::string(61, 'b'), "s"));
 }
 
 BOOST_AUTO_TEST_CASE(durable_names_are_valid_stable_and_distinct) {
