@@ -35,6 +35,11 @@ ChannelPublishConfig read_publish(const Node& n) {
     n.expect_keys({"rule", "event"});
     ChannelPublishConfig p;
     p.rule = read_rule(n.required("rule"));
+    if (p.rule.kind == ChannelRuleText::Kind::kToken) {
+        // Subscription tokens grant reading one channel; they say nothing about writing.
+        n["rule"].fail("'token' is a subscribe rule only: a publish rule is 'authenticated' "
+                       "or an expression");
+    }
     Node e = n.required("event");
     e.expect_keys({"type", "aggregate_type", "aggregate_id", "source"});
     p.type = e.required("type").as_string();

@@ -21,10 +21,9 @@ bool subject_pattern_covers(std::string_view outer, std::string_view inner);
 bool subject_patterns_overlap(std::string_view a, std::string_view b);
 
 // A stable, valid durable consumer name from a binding and one of its subjects:
-// "analytics" + "events.>" -> "analytics__events_gt_ea1504b2". Only [A-Za-z0-9_-]; a hash of
-// the exact subject is appended whenever characters were replaced or the name was cut, so
-// two subjects never share a durable. A handler group other than "default" prefixes the
-// name, so two groups with a binding of the same name never share a consumer.
+// "analytics" + "events.>" -> "analytics__events_gt_bf0fd7cd". Only [A-Za-z0-9_-], at most
+// 64 characters, always ending in a hash of group, binding and subject, so no two of them
+// share a consumer. A handler group other than "default" prefixes the name.
 std::string durable_name(std::string_view binding, std::string_view subject,
                          std::string_view group = "default");
 

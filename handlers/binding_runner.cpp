@@ -85,10 +85,12 @@ void BindingRunner::fetch_loop(Consumer& c) {
     const auto wait_ms = static_cast<int64_t>(config_.handlers.fetch_wait.count());
     const int held_max = config_.handlers.max_ack_pending / 2;
     int failures = 0;
-    // Careful: one message per fetch. A process starts careful, and turns careful whenever a
-    // suspect of a crash arrives (see dispatch): a crash then takes down only the message
-    // that caused it, not a batch of innocent ones whose deliveries it would use up.
-    bool careful = true;
+    // Careful: one message per fetch. JetStream counts every message of a fetched batch as
+    // delivered, so a crash would use up a delivery of each innocent batch-mate. Events lost
+    // to a crash come back within an ack wait of it: a process is careful for one and a half
+    // ack waits after it starts, and again after each suspect of a crash (see dispatch).
+    const auto careful_span = ack_wait_ * 3 / 2;
+    auto careful_until = std::chrono::steady_clock::now() + careful_span;
     while (true) {
         int want = 0;
         {
@@ -98,6 +100,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
                                      !isolating_ && isolated_seq_ == 0);
             });
             if (stopping_) return;
+            bool careful = std::chrono::steady_clock::now() < careful_until;
             want = careful ? 1 : std::min(batch_max, binding_.concurrency - running_);
         }
         if (want <= 0) continue;
@@ -126,7 +129,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
             raw = nullptr;  // the list no longer owns it
             any_suspect = dispatch(std::move(msg)) || any_suspect;
         }
-        careful = any_suspect;
+        if (any_suspect) careful_until = std::chrono::steady_clock::now() + careful_span;
     }
 }
 
@@ -158,7 +161,8 @@ bool BindingRunner::dispatch(NatsMsg msg) {
         // have taken the process down. It runs alone, so a crash-looping event uses up only
         // its own deliveries, not those of events that happened to share a batch with it.
         isolating_ = true;
-        changed_.wait(lock, [this] { return stopping_ || running_ == 0; });
+        // Calls stuck past their timeout without a stand-in keep a slot: not waited for.
+        changed_.wait(lock, [this] { return stopping_ || running_ - stuck_slots_ <= 0; });
         isolating_ = false;
         if (stopping_) {
             natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
