@@ -1,32 +1,19 @@
 #include "log.hpp"
 
+#include "broker-bridge/time_text.hpp"
+
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 
 namespace bb::log {
 namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<Format> g_format{Format::kText};
-
-std::string timestamp() {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    auto secs = system_clock::to_time_t(now);
-    auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis));
-    return buf;
-}
 
 bool needs_quotes(std::string_view v) {
     if (v.empty()) return true;
@@ -75,7 +62,7 @@ void emit(const std::string& line) {
 }
 
 std::string format_text(Level l, std::string_view phrase, std::initializer_list<Field> fields) {
-    std::string out = timestamp();
+    std::string out = rfc3339_now();
     out += ' ';
     out += level_name(l);
     out += ' ';
@@ -92,7 +79,7 @@ std::string format_text(Level l, std::string_view phrase, std::initializer_list<
 
 std::string format_json(Level l, std::string_view phrase, std::initializer_list<Field> fields) {
     nlohmann::ordered_json j;
-    j["time"] = timestamp();
+    j["time"] = rfc3339_now();
     j["level"] = level_name(l);
     j["msg"] = phrase;
     for (const auto& f : fields) {

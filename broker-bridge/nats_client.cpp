@@ -415,10 +415,11 @@ void NatsClient::shut_down() noexcept {
     state_.reset();
 }
 
-Result<PublishAck> NatsClient::js_publish_ack(std::string_view subject, const Headers& headers,
-                                              std::string_view body,
-                                              std::string_view msg_id) const {
-    if (!js_) return Error{"nats publish: the client holds no connection"};
+namespace {
+
+// A message with checked headers (see add_headers), ready to publish.
+Result<NatsMsg> make_message(std::string_view subject, const Headers& headers,
+                             std::string_view body) {
     std::string subj(subject);
     natsMsg* raw = nullptr;
     natsStatus s =
@@ -426,6 +427,17 @@ Result<PublishAck> NatsClient::js_publish_ack(std::string_view subject, const He
     if (s != NATS_OK) return nats_error(s);
     NatsMsg msg(raw);
     if (auto added = add_headers(msg.get(), headers); !added) return added.error();
+    return msg;
+}
+
+}  // namespace
+
+Result<PublishAck> NatsClient::js_publish_ack(std::string_view subject, const Headers& headers,
+                                              std::string_view body,
+                                              std::string_view msg_id) const {
+    if (!js_) return Error{"nats publish: the client holds no connection"};
+    auto msg = make_message(subject, headers, body);
+    if (!msg) return msg.error();
 
     std::string id(msg_id);
     jsPubOptions po;
@@ -435,7 +447,7 @@ Result<PublishAck> NatsClient::js_publish_ack(std::string_view subject, const He
 
     jsPubAck* ack_raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    s = js_PublishMsg(&ack_raw, js_.get(), msg.get(), &po, &jerr);
+    natsStatus s = js_PublishMsg(&ack_raw, js_.get(), msg->get(), &po, &jerr);
     if (s != NATS_OK) return nats_error(s, &jerr);
     JsPubAck ack(ack_raw);
     return PublishAck{ack->Stream != nullptr ? ack->Stream : "", ack->Sequence, ack->Duplicate};
@@ -460,14 +472,9 @@ namespace bb {
 Result<void> NatsClient::publish(std::string_view subject, const Headers& headers,
                                  std::string_view body) const {
     if (!conn_) return Error{"nats publish: the client holds no connection"};
-    std::string subj(subject);
-    natsMsg* raw = nullptr;
-    natsStatus s =
-        natsMsg_Create(&raw, subj.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-    if (s != NATS_OK) return nats_error(s);
-    NatsMsg msg(raw);
-    if (auto added = add_headers(msg.get(), headers); !added) return added.error();
-    s = natsConnection_PublishMsg(conn_.get(), msg.get());
+    auto msg = make_message(subject, headers, body);
+    if (!msg) return msg.error();
+    natsStatus s = natsConnection_PublishMsg(conn_.get(), msg->get());
     if (s != NATS_OK) return nats_error(s);
     return {};
 }

@@ -6,6 +6,7 @@
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/subject.hpp"
+#include "broker-bridge/time_text.hpp"
 #include "handlers/consumer_setup.hpp"
 #include "handlers/dead_letter.hpp"
 

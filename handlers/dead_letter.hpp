@@ -67,6 +67,4 @@ Result<void> publish_dead_letter(const NatsClient& nats, const DeadLetterMessage
 // boundary to at most kMaxDlqErrorBytes.
 std::string header_safe_error(std::string_view text);
 
-std::string rfc3339_now();
-
 }  // namespace bb::handlers

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 
 #include "broker-bridge/envelope.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/subject.hpp"
+#include "broker-bridge/time_text.hpp"
 
 namespace bb::handlers {
 namespace {
@@ -23,20 +23,6 @@ void set_error(bb_error* err, std::string_view text) {
 }
 
 std::string_view view(bb_str s) { return s.data ? std::string_view(s.data, s.len) : ""; }
-
-std::string now_rfc3339() {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    auto secs = system_clock::to_time_t(now);
-    auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis));
-    return buf;
-}
 
 log::Level to_level(bb_log_level l) {
     switch (l) {
@@ -147,7 +133,7 @@ struct HostCalls {
         e.aggregate_type = view(ev.aggregate_type);
         e.subject = view(ev.aggregate_id);
         e.source = "broker-bridge/" + p.binding_.name;
-        e.time = now_rfc3339();
+        e.time = rfc3339_now();
         e.correlation_id = source.correlation_id.len ? view(source.correlation_id)
                                                      : view(source.id);
         e.causation_id = view(source.id);

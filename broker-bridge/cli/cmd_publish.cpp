@@ -4,6 +4,7 @@
 
 #include "broker-bridge/cli/console.hpp"
 #include "broker-bridge/envelope.hpp"
+#include "broker-bridge/time_text.hpp"
 #include "broker-bridge/nats_handles.hpp"
 #include "broker-bridge/provisioner.hpp"
 #include "handlers/dead_letter.hpp"
@@ -379,7 +380,7 @@ Result<WireMessage> wire_from_options(const PublishOptions& o) {
     }
     auto data = nlohmann::json::parse(o.data, nullptr, false);
     if (data.is_discarded()) return make_error("--data: JSON text is not valid");
-    nlohmann::json metadata = {{"source", o.source}, {"timestamp", handlers::rfc3339_now()}};
+    nlohmann::json metadata = {{"source", o.source}, {"timestamp", rfc3339_now()}};
     if (!o.user_id.empty()) metadata["userId"] = o.user_id;
     nlohmann::json event = {{"id", o.id.empty() ? random_uuid() : o.id},
                             {"type", o.type},

@@ -35,6 +35,16 @@ std::string scripted_binding(const std::string& log, const std::string& script,
            log + "\n" + script;
 }
 
+// One handler thread, a 300 ms timeout and a Slow event that takes 1.2 s: the Slow call
+// overruns and stays stuck in the plugin while later events wait or are served.
+std::string slow_and_fast_binding(const std::string& log) {
+    return "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+           "    start: all\n    concurrency: 1\n    attempts: 5\n    timeout: 300ms\n"
+           "    backoff: { initial: 5s, factor: 1, max: 5s, jitter: 0 }\n"
+           "    config:\n      log_file: " +
+           log + "\n      sleep_ms_types: { Slow: 1200 }\n";
+}
+
 int64_t sqlite_count(const std::string& path, const std::string& sql) {
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
@@ -354,16 +364,7 @@ BOOST_AUTO_TEST_CASE(a_replayed_event_that_fails_again_accumulates_its_history) 
 }
 
 BOOST_AUTO_TEST_CASE(with_no_stand_in_threads_allowed_new_work_waits_for_a_stuck_handler) {
-    std::string binding =
-        "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
-        "    start: all\n    concurrency: 1\n    attempts: 5\n"
-        "    timeout: 300ms\n"
-        "    backoff: { initial: 5s, factor: 1, max: 5s, jitter: 0 }\n"
-        "    config:\n      log_file: " +
-        handled_log().string() +
-        "\n"
-        "      sleep_ms_types: { Slow: 1200 }\n";
-    start_bridge(binding, "  max_stuck_threads: 0\n");
+    start_bridge(slow_and_fast_binding(handled_log().string()), "  max_stuck_threads: 0\n");
     publish(make_event("Slow", "slow-2"));
     publish(make_event("Fast", "fast-2"));
     BOOST_TEST_REQUIRE(
@@ -373,16 +374,7 @@ BOOST_AUTO_TEST_CASE(with_no_stand_in_threads_allowed_new_work_waits_for_a_stuck
 }
 
 BOOST_AUTO_TEST_CASE(a_stand_in_thread_serves_new_work_while_a_handler_is_stuck) {
-    std::string binding =
-        "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
-        "    start: all\n    concurrency: 1\n    attempts: 5\n"
-        "    timeout: 300ms\n"
-        "    backoff: { initial: 5s, factor: 1, max: 5s, jitter: 0 }\n"
-        "    config:\n      log_file: " +
-        handled_log().string() +
-        "\n"
-        "      sleep_ms_types: { Slow: 1200 }\n";
-    start_bridge(binding);
+    start_bridge(slow_and_fast_binding(handled_log().string()));
     publish(make_event("Slow", "slow-3"));
     publish(make_event("Fast", "fast-3"));
     BOOST_TEST_REQUIRE(
