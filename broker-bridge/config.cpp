@@ -74,9 +74,9 @@ std::string resolve_path(const std::filesystem::path& dir, const std::string& va
 
 void read_nats(const Node& n, NatsConfig& c, const std::filesystem::path& dir) {
     if (!n.defined()) return;
-    n.expect_keys({"url", "name", "user", "password", "token", "credentials_file",
-                   "nkey_seed_file", "tls", "connect_timeout", "reconnect_wait",
-                   "reconnect_wait_max", "request_timeout"});
+    n.expect_keys({"url", "name", "user", "password", "token", "credentials_file", "nkey_seed_file",
+                   "tls", "connect_timeout", "reconnect_wait", "reconnect_wait_max",
+                   "request_timeout"});
     if (n.has("url")) c.url = n["url"].as_string();
     if (c.url.empty()) n["url"].fail("the NATS url may not be empty");
     if (n.has("name")) c.name = n["name"].as_string();
@@ -121,11 +121,9 @@ void read_buckets(const Node& n, std::vector<BucketConfig>& out) {
         item.expect_keys({"name", "storage", "replicas", "ttl", "history"});
         BucketConfig b;
         b.name = item.required("name").as_string();
-        bool name_ok = !b.name.empty() &&
-                       std::all_of(b.name.begin(), b.name.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                                  c == '-';
-                       });
+        bool name_ok = !b.name.empty() && std::all_of(b.name.begin(), b.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        });
         if (!name_ok) item["name"].fail("a bucket name may hold letters, digits, '_' and '-'");
         if (!names.insert(b.name).second) item["name"].fail("duplicate bucket '" + b.name + "'");
         if (item.has("storage")) b.storage = read_storage(item["storage"]);
@@ -200,8 +198,8 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     c.dir = abs.parent_path();
     Node root = config::load_document(text, file.string());
     if (!root.is_map()) root.fail("the config must be a map of sections");
-    root.expect_keys({"nats", "streams", "buckets", "admin", "log", "plugins", "handlers",
-                      "bindings", "edge"});
+    root.expect_keys(
+        {"nats", "streams", "buckets", "admin", "log", "plugins", "handlers", "bindings", "edge"});
     read_nats(root["nats"], c.nats, c.dir);
     Node streams = root["streams"];
     streams.expect_keys({"events", "dlq", "realtime", "advisories"});
@@ -227,11 +225,23 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
 }
 
 Config load_config(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        throw ConfigError(file.string() + ": is a folder, not a config file");
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) throw ConfigError(file.string() + ": cannot read the config file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse_config(text.str(), file);
+    // Read one byte past the limit at most: the size check then refuses the file without
+    // reading all of something like /dev/zero into memory first.
+    constexpr size_t kReadCap = config::LoadLimits{}.max_bytes + 1;
+    std::string text(kReadCap, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(kReadCap));
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (text.size() == kReadCap) {
+        throw ConfigError(file.string() + ": the file is larger than " +
+                          std::to_string(kReadCap - 1) + " bytes, the most a config may be");
+    }
+    return parse_config(text, file);
 }
 
 }  // namespace bb

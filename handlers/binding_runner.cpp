@@ -38,6 +38,18 @@ nlohmann::json filter_document(const Event& e, const std::string& data_json, boo
     return doc;
 }
 
+// Messages a pull subscription already holds (answers to an earlier request that arrived
+// after its fetch gave up, or around a reconnect), plus a margin for those still arriving.
+// nats.c 3.4.1 hands such leftovers to the next fetch; a fetch asking for fewer than that
+// was seen overrunning its message array (heap corruption after a server restart), so a
+// fetch always asks for at least as many. The extra ones wait in the pool's queue.
+int leftover_messages(natsSubscription* sub) {
+    int msgs = 0;
+    int bytes = 0;
+    if (natsSubscription_GetPending(sub, &msgs, &bytes) != NATS_OK || msgs <= 0) return 0;
+    return msgs + 16;
+}
+
 }  // namespace
 
 BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const NatsClient& nats,
@@ -105,6 +117,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
             want = careful ? 1 : std::min(batch_max, binding_.concurrency - running_);
         }
         if (want <= 0) continue;
+        want = std::max(want, leftover_messages(c.sub.get()));
         NatsMsgList list;
         jsErrCode jerr = static_cast<jsErrCode>(0);
         natsStatus s = natsSubscription_Fetch(list.get(), c.sub.get(), want, wait_ms, &jerr);

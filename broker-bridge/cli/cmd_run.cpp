@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "broker-bridge/admin_server.hpp"
 #include "broker-bridge/cli/commands.hpp"
 #include "broker-bridge/config.hpp"
+#include "broker-bridge/edge/channel_rules.hpp"
 #include "broker-bridge/edge/edge_server.hpp"
 #include "broker-bridge/edge/subscription_hub.hpp"
+#include "broker-bridge/edge/token_verifier.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/metrics.hpp"
@@ -18,6 +21,7 @@
 #include "broker-bridge/provisioner.hpp"
 #include "broker-bridge/version.hpp"
 #include "handlers/handler_host.hpp"
+#include "handlers/plugin_loader.hpp"
 
 namespace bb::cli {
 namespace {
@@ -145,10 +149,27 @@ int run(const RunOptions& o) {
     return 0;
 }
 
+// Beyond the YAML itself: each binding's plugin must load (file found, ABI matching), and the
+// edge's channel rules and keys must compile, as `run` would find at start-up. A plugin's own
+// config is checked only by the plugin, when `run` creates it.
 int check_config(const std::string& file) {
     Config c = load_config(file);
-    std::printf("%s: ok (%zu bindings, %zu buckets)\n", file.c_str(), c.bindings.size(),
-                c.buckets.size());
+    std::set<std::string> plugins;
+    for (const auto& b : c.bindings) {
+        if (!plugins.insert(b.plugin).second) continue;
+        try {
+            (void)handlers::load_plugin(b.plugin, c.plugin_path);
+        } catch (const StartupError& e) {
+            throw ConfigError(b.where + ": bindings " + b.name + ": " + e.what());
+        }
+    }
+    if (c.edge) {
+        edge::ChannelRules rules(c.edge->channels, c.realtime);
+        edge::TokenVerifier verifier(c.edge->auth);
+    }
+    std::printf("%s: ok (%zu bindings, %zu plugins loaded, %zu buckets%s)\n", file.c_str(),
+                c.bindings.size(), plugins.size(), c.buckets.size(),
+                c.edge ? ", edge channels compiled" : "");
     return 0;
 }
 
