@@ -43,7 +43,12 @@ EdgeMetrics::EdgeMetrics(prometheus::Registry& r)
                                                  "Positions recovered without a gap.")),
       recovery_misses_(single<prometheus::Counter>(
           r, "broker_bridge_edge_recovery_misses_total",
-          "Positions that could not be recovered (client told to resync).")) {
+          "Positions that could not be recovered (client told to resync).")),
+      task_queue_(single<prometheus::Gauge>(r, "broker_bridge_edge_task_queue",
+                                            "Recovery reads and publishes waiting for a worker.")),
+      accept_errors_(single<prometheus::Counter>(
+          r, "broker_bridge_edge_accept_errors_total",
+          "Accepts that failed because the process or system ran out of descriptors.")) {
     auto& d = prometheus::BuildCounter()
                   .Name("broker_bridge_edge_disconnects_total")
                   .Help("WebSocket connections closed, by reason.")

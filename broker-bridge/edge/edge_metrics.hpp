@@ -20,6 +20,8 @@
 //   broker_bridge_edge_refusals_total{reason}         refused connections and commands
 //   broker_bridge_edge_recovery_hits_total            positions recovered without a gap
 //   broker_bridge_edge_recovery_misses_total          positions refused: the client resyncs
+//   broker_bridge_edge_task_queue                     NATS tasks waiting for a worker
+//   broker_bridge_edge_accept_errors_total            accepts failed for want of descriptors
 // Every accessor is thread-safe and allocation-free.
 namespace bb::edge {
 
@@ -43,6 +45,8 @@ public:
     prometheus::Counter& dropped() { return dropped_; }
     prometheus::Counter& recovery_hits() { return recovery_hits_; }
     prometheus::Counter& recovery_misses() { return recovery_misses_; }
+    prometheus::Gauge& task_queue() { return task_queue_; }
+    prometheus::Counter& accept_errors() { return accept_errors_; }
     // `reason` must be one of kDisconnectReasons / kRefusalReasons (else: "error").
     prometheus::Counter& disconnects(std::string_view reason);
     prometheus::Counter& refusals(std::string_view reason);
@@ -57,6 +61,8 @@ private:
     prometheus::Counter& dropped_;
     prometheus::Counter& recovery_hits_;
     prometheus::Counter& recovery_misses_;
+    prometheus::Gauge& task_queue_;
+    prometheus::Counter& accept_errors_;
     std::array<prometheus::Counter*, kDisconnectReasons.size()> disconnects_{};
     std::array<prometheus::Counter*, kRefusalReasons.size()> refusals_{};
 };

@@ -14,6 +14,11 @@
 namespace bb::edge {
 namespace {
 
+// NATS work waiting for a worker across all connections; past it commands get `limit`. With
+// at most kMaxTasksPerConnection each, a few hundred keep one client's flood from delaying
+// everyone by more than a moment, and still let many clients subscribe at once.
+constexpr size_t kMaxQueuedTasks = 256;
+
 // lws errors and warnings as our log lines; its notices (version banners) are dropped.
 void lws_log_line(int level, const char* line) {
     std::string text(line ? line : "");
@@ -36,7 +41,7 @@ struct EdgeParts {
           edge_metrics(*metrics.registry()),
           reader(nats.js(), c.realtime.name),
           limits(c.edge->limits),
-          pool(c.edge->workers),
+          pool(c.edge->workers, kMaxQueuedTasks, &edge_metrics.task_queue()),
           hub(nats.connection(), reader, edge_metrics, static_cast<size_t>(c.edge->threads),
               std::move(deliver)),
           context{*c.edge, rules, verifier, nats,   events_prefix(c),

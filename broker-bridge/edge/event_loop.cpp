@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -19,6 +20,10 @@ namespace {
 
 constexpr int kMaxAcceptsPerWake = 64;
 constexpr lws_usec_t kTickUs = 50 * 1000;  // connect timeouts and token expiry
+// Without descriptors a pending connection keeps the listener readable: polling it again at
+// once would spin. Connections wait in the backlog meanwhile.
+constexpr lws_usec_t kAcceptBackoffUs = 100 * 1000;
+constexpr auto kAcceptWarningEvery = std::chrono::seconds(1);
 constexpr const char* kListenerProtocol = "bridge-listener";
 
 struct PerSession {
@@ -78,8 +83,19 @@ struct EventLoop::TickTimer {
     lws_retry_bo_t retry;
 };
 
+struct EventLoop::ResumeTimer {
+    lws_sorted_usec_list_t sul;  // first member: the callback gets its address
+    EventLoop* loop;
+};
+
 EventLoop::EventLoop(size_t index, EdgeContext& ctx, int listen_fd)
-    : index_(index), ctx_(ctx), listen_fd_(listen_fd), tick_(std::make_unique<TickTimer>()) {
+    : index_(index),
+      ctx_(ctx),
+      listen_fd_(listen_fd),
+      tick_(std::make_unique<TickTimer>()),
+      resume_(std::make_unique<ResumeTimer>()) {
+    std::memset(&resume_->sul, 0, sizeof resume_->sul);
+    resume_->loop = this;
     std::memset(&tick_->sul, 0, sizeof tick_->sul);
     tick_->loop = this;
     tick_->retry = {};
@@ -234,10 +250,13 @@ void EventLoop::tick() {
     schedule_tick();
 }
 
-void EventLoop::accept_all() {
+void EventLoop::accept_all(lws* listener) {
     for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
         int fd = accept4(accept_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) pause_accepting(listener, errno);
+            return;
+        }
         if (draining_) {
             close(fd);  // shutting down: the client reconnects to another instance
             continue;
@@ -246,10 +265,37 @@ void EventLoop::accept_all() {
     }
 }
 
+void EventLoop::pause_accepting(lws* listener, int error) {
+    ctx_.metrics.accept_errors().Increment();
+    ++accept_errors_since_warning_;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_warning_ >= kAcceptWarningEvery) {
+        log::warn("edge cannot accept connections", {{"loop", index_},
+                                                     {"error", std::strerror(error)},
+                                                     {"failures", accept_errors_since_warning_}});
+        last_accept_warning_ = now;
+        accept_errors_since_warning_ = 0;
+    }
+    paused_listener_ = listener;
+    lws_rx_flow_control(listener, 0);
+    lws_sul_schedule(
+        context_.load(), 0, &resume_->sul,
+        [](lws_sorted_usec_list_t* sul) {
+            reinterpret_cast<ResumeTimer*>(sul)->loop->resume_accepting();
+        },
+        kAcceptBackoffUs);
+}
+
+void EventLoop::resume_accepting() {
+    if (!paused_listener_) return;
+    lws_rx_flow_control(paused_listener_, 1);
+    paused_listener_ = nullptr;
+}
+
 int EventLoop::on_listener(lws* wsi, int reason, void*, void*, size_t) {
     switch (reason) {
         case LWS_CALLBACK_RAW_RX_FILE:
-            loop_of(wsi)->accept_all();
+            loop_of(wsi)->accept_all(wsi);
             return 0;
         case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
             loop_of(wsi)->drain_inbox();

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -65,7 +67,9 @@ private:
 
     void run(std::function<void(bool)> started);
     lws_context* create_context();
-    void accept_all();
+    void accept_all(lws* listener);
+    void pause_accepting(lws* listener, int error);
+    void resume_accepting();
     void drain_inbox();
     void fan_out(const LivePtr& message);
     void schedule_tick();
@@ -96,6 +100,12 @@ private:
     uint64_t next_id_ = 0;
     struct TickTimer;
     std::unique_ptr<TickTimer> tick_;
+    // Out of descriptors: the listener is left unpolled for a moment instead of spinning.
+    struct ResumeTimer;
+    std::unique_ptr<ResumeTimer> resume_;
+    lws* paused_listener_ = nullptr;
+    std::chrono::steady_clock::time_point last_accept_warning_{};
+    uint64_t accept_errors_since_warning_ = 0;
 };
 
 }  // namespace bb::edge

@@ -17,11 +17,12 @@ Result<std::string> check_position(StreamReader& reader, const std::string& subj
 }
 
 Result<void> replay(StreamReader& reader, const std::string& subject, uint64_t from,
-                    int64_t max_messages, SubscribeStart& out) {
-    while (true) {
+                    int64_t max_messages, const std::atomic<bool>& wanted, SubscribeStart& out) {
+    while (from <= out.last_seq) {
+        if (!wanted.load()) return Error{"the subscription is no longer wanted"};
         auto next = reader.next(subject, from);
         if (!next) return next.error();
-        if (!*next) return {};
+        if (!*next || (*next)->seq() > out.last_seq) return {};
         if (static_cast<int64_t>(out.replay.size()) >= max_messages) {
             out.replay.clear();
             out.recovered = false;
@@ -31,13 +32,14 @@ Result<void> replay(StreamReader& reader, const std::string& subject, uint64_t f
         from = (*next)->seq() + 1;
         out.replay.push_back(std::move(*next));
     }
+    return {};
 }
 
 }  // namespace
 
 Result<SubscribeStart> start_subscription(StreamReader& reader, const std::string& subject,
                                           const std::optional<Position>& since,
-                                          int64_t max_messages) {
+                                          int64_t max_messages, const std::atomic<bool>& wanted) {
     SubscribeStart out;
     auto last = reader.last_seq(subject);
     if (!last) return last.error();
@@ -52,7 +54,8 @@ Result<SubscribeStart> start_subscription(StreamReader& reader, const std::strin
     out.miss = *miss;
     if (!out.miss.empty()) return out;
     out.recovered = true;
-    if (auto r = replay(reader, subject, since->seq + 1, max_messages, out); !r) return r.error();
+    auto r = replay(reader, subject, since->seq + 1, max_messages, wanted, out);
+    if (!r) return r.error();
     return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,15 +21,18 @@ struct SubscribeStart {
     std::string epoch;
     bool recovered = false;       // meaningful when a position was given
     std::string miss;             // why not recovered: epoch, foreign, expired, future, too_many
-    std::vector<LivePtr> replay;  // in order, each after since.seq
+    std::vector<LivePtr> replay;  // in order, each after since.seq and at most last_seq
 };
 
 // `since`: the client's position, if any. A position is refused (recovered=false) when its
 // epoch is not the stream's (checked again against a fresh stream info), when the message at
 // since.seq belongs to another subject, when it lies beyond the stream's end, when messages
-// after it have expired, or when more than `max_messages` were missed.
+// after it have expired, or when more than `max_messages` were missed. The replay ends at
+// last_seq: what is stored later reaches the client through the live feed, so a busy
+// channel cannot stretch the replay (or its count) without end. Once `wanted` turns false
+// (the client left or unsubscribed) the reads stop and the result is an error.
 Result<SubscribeStart> start_subscription(StreamReader& reader, const std::string& subject,
                                           const std::optional<Position>& since,
-                                          int64_t max_messages);
+                                          int64_t max_messages, const std::atomic<bool>& wanted);
 
 }  // namespace bb::edge

@@ -26,6 +26,7 @@ Session::Session(EventLoop& loop, EdgeContext& ctx, lws* wsi, std::string client
 }
 
 Session::~Session() {
+    open_->store(false);
     while (!channels_.empty()) drop_channel(channels_.begin());
     if (connected_) ctx_.limits.release_user(user_);
     ctx_.metrics.dropped().Increment(static_cast<double>(queue_.size()));
@@ -64,6 +65,10 @@ void Session::handle(std::string_view payload, bool binary) {
     auto parsed = parse_command(payload, binary);
     if (auto* bad = std::get_if<CommandError>(&parsed)) {
         send_error(bad->id, "bad_request", bad->message);
+        // Only a valid connect opens a session: anything else first is refused.
+        if (connected_) return;
+        ctx_.metrics.refusals("unauthorized").Increment();
+        close_after_flush(kCloseUnauthorized, "unauthorized", "unauthorized");
         return;
     }
     Command& c = std::get<Command>(parsed);

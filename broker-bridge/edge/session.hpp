@@ -2,8 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,6 +66,8 @@ private:
         size_t pending_bytes = 0;
         uint64_t last_seq = 0;
         std::string epoch;
+        // Cleared when the channel is dropped: its queued start is then skipped.
+        std::shared_ptr<std::atomic<bool>> wanted;
     };
 
     void handle(std::string_view payload, bool binary);
@@ -73,6 +78,8 @@ private:
     void handle_publish(const Command& c);
     bool may_subscribe(const Command& c, const ResolvedChannel& r, std::string& why) const;
     void start_channel(const Command& c, ResolvedChannel r);
+    std::function<void()> subscribe_task(const Command& c, const Channel& ch);
+    bool may_queue(const nlohmann::json& id);
     void deliver(Channel& ch, const LivePtr& m);
     void drop_channel(std::unordered_map<std::string, Channel>::iterator it);
 
@@ -111,6 +118,10 @@ private:
 
     std::unordered_map<std::string, Channel> channels_;  // by channel name
     uint64_t next_generation_ = 1;
+    // Subscribe starts and publishes handed to the workers and not yet answered.
+    int tasks_in_flight_ = 0;
+    // Cleared when the session goes: its queued publishes are then skipped.
+    std::shared_ptr<std::atomic<bool>> open_ = std::make_shared<std::atomic<bool>>(true);
 };
 
 }  // namespace bb::edge

@@ -10,6 +10,9 @@ namespace {
 
 // Live messages buffered while a recovery is read; past this the client is too far behind.
 constexpr size_t kMaxPendingMessages = 10000;
+// Subscribe starts and publishes one connection may have waiting on the workers; more are
+// answered `limit` at once, so one client cannot fill the shared queue.
+constexpr int kMaxTasksPerConnection = 4;
 
 }  // namespace
 
@@ -28,8 +31,15 @@ bool Session::may_subscribe(const Command& c, const ResolvedChannel& r, std::str
     return ok.ok() && ok->sub == user_;
 }
 
+bool Session::may_queue(const nlohmann::json& id) {
+    if (tasks_in_flight_ < kMaxTasksPerConnection) return true;
+    refuse(id, "limit", "too many commands in progress", "limit");
+    return false;
+}
+
 void Session::handle_subscribe(Command& c) {
     if (channels_.count(c.channel)) return send_error(c.id, "bad_request", "already subscribed");
+    if (!may_queue(c.id)) return;
     if (static_cast<int64_t>(channels_.size()) >= ctx_.config.limits.max_subscriptions) {
         return refuse(c.id, "limit", "too many subscriptions", "limit");
     }
@@ -55,28 +65,41 @@ void Session::start_channel(const Command& c, ResolvedChannel r) {
         log::warn("edge subscribe failed", {{"client", client_id_}, {"error", w.error().what}});
         return send_error(c.id, "unavailable", "the channel cannot be read now");
     }
-    Channel& ch = channels_[c.channel];
+    auto it = channels_.try_emplace(c.channel).first;
+    Channel& ch = it->second;
     ch.name = c.channel;
     ch.resolved = std::move(r);
     ch.generation = next_generation_++;
+    ch.wanted = std::make_shared<std::atomic<bool>>(true);
     ctx_.metrics.subscriptions().Increment();
+    if (!ctx_.pool.submit(subscribe_task(c, ch))) {
+        drop_channel(it);
+        return refuse(c.id, "limit", "the server is busy, retry later", "limit");
+    }
+    ++tasks_in_flight_;
+}
+
+// Reads the start on a worker, unless the channel was dropped while the task waited.
+std::function<void()> Session::subscribe_task(const Command& c, const Channel& ch) {
     EventLoop* loop = &loop_;
     StreamReader* reader = &ctx_.reader;
     std::string id = client_id_, channel = c.channel, subject = ch.resolved.subject;
     uint64_t generation = ch.generation;
     int64_t max = ctx_.config.limits.max_recovery_messages;
-    ctx_.pool.submit([=, since = c.since, reply_id = c.id] {
-        auto start = start_subscription(*reader, subject, since, max);
+    return [=, since = c.since, reply_id = c.id, wanted = ch.wanted] {
+        Result<SubscribeStart> start = Error{"the subscription is no longer wanted"};
+        if (wanted->load()) start = start_subscription(*reader, subject, since, max, *wanted);
         loop->post([=, start = std::move(start)](EventLoop& l) mutable {
             if (Session* s = l.find(id)) {
                 s->on_subscribe_started(channel, generation, reply_id, std::move(start));
             }
         });
-    });
+    };
 }
 
 void Session::on_subscribe_started(const std::string& channel, uint64_t generation,
                                    const nlohmann::json& id, Result<SubscribeStart> start) {
+    --tasks_in_flight_;
     auto it = channels_.find(channel);
     if (it == channels_.end() || it->second.generation != generation) return;
     if (!start) {
@@ -147,12 +170,14 @@ void Session::handle_unsubscribe(const Command& c) {
 }
 
 void Session::drop_channel(std::unordered_map<std::string, Channel>::iterator it) {
+    it->second.wanted->store(false);
     loop_.unwatch(it->second.resolved, this);
     ctx_.metrics.subscriptions().Decrement();
     channels_.erase(it);
 }
 
 void Session::handle_publish(const Command& c) {
+    if (!may_queue(c.id)) return;
     auto r = ctx_.rules.resolve(c.channel);
     if (!r) return refuse(c.id, "bad_channel", r.error().what, "bad_channel");
     const CompiledChannel& rule = *r->rule;
@@ -166,7 +191,8 @@ void Session::handle_publish(const Command& c) {
     EventLoop* loop = &loop_;
     const NatsClient* nats = &ctx_.nats;
     std::string id = client_id_;
-    ctx_.pool.submit([=, wire = std::move(*wire), reply_id = c.id] {
+    bool queued = ctx_.pool.submit([=, wire = std::move(*wire), reply_id = c.id, open = open_] {
+        if (!open->load()) return;  // the client left while this waited
         auto seq = nats->js_publish(wire.message.subject, wire.message.headers, wire.message.body,
                                     wire.event_id);
         Result<std::string> done =
@@ -175,9 +201,12 @@ void Session::handle_publish(const Command& c) {
             if (Session* s = l.find(id)) s->on_published(reply_id, done);
         });
     });
+    if (!queued) return refuse(c.id, "limit", "the server is busy, retry later", "limit");
+    ++tasks_in_flight_;
 }
 
 void Session::on_published(const nlohmann::json& id, Result<std::string> event_id) {
+    --tasks_in_flight_;
     if (!event_id) {
         log::warn("edge publish failed",
                   {{"client", client_id_}, {"error", event_id.error().what}});

@@ -4,7 +4,8 @@
 
 namespace bb::edge {
 
-TaskPool::TaskPool(int threads) {
+TaskPool::TaskPool(int threads, size_t max_queued, prometheus::Gauge* depth)
+    : max_queued_(max_queued), depth_(depth) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -17,12 +18,15 @@ TaskPool::~TaskPool() {
     for (auto& t : threads_) t.join();
 }
 
-void TaskPool::submit(std::function<void()> task) {
+bool TaskPool::submit(std::function<void()> task) {
     {
         std::lock_guard lock(mu_);
+        if (tasks_.size() >= max_queued_) return false;
         tasks_.push_back(std::move(task));
+        if (depth_) depth_->Set(static_cast<double>(tasks_.size()));
     }
     wake_.notify_one();
+    return true;
 }
 
 void TaskPool::work() {
@@ -34,6 +38,7 @@ void TaskPool::work() {
             if (tasks_.empty()) return;
             task = std::move(tasks_.front());
             tasks_.pop_front();
+            if (depth_) depth_->Set(static_cast<double>(tasks_.size()));
         }
         try {
             task();

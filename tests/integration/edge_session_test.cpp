@@ -1,10 +1,20 @@
 // Recovery, slow clients, echo suppression, client publishes, limits and shutdown.
 #include <boost/test/unit_test.hpp>
 
-#include <algorithm>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "broker-bridge/nats_handles.hpp"
 #include "integration/edge_fixture.hpp"
@@ -28,6 +38,53 @@ std::vector<int> read_values(WsClient& c, size_t count) {
 
 json since(uint64_t seq, const std::string& epoch) {
     return {{"since", {{"seq", seq}, {"epoch", epoch}}}};
+}
+
+json subscribe_command(const std::string& channel, int id, const json& extra = json::object()) {
+    json m = {{"op", "subscribe"}, {"id", id}, {"channel", channel}};
+    for (auto& [k, v] : extra.items()) m[k] = v;
+    return m;
+}
+
+// Stores `count` messages on `subject` (n = 1..count).
+void fill(EdgeFixture& f, const std::string& subject, int count) {
+    for (int n = 1; n <= count; ++n) f.publish_rt(subject, {{"n", n}});
+}
+
+// The stream's epoch, read by subscribing a throwaway connection.
+std::string epoch_of(EdgeFixture& f) {
+    WsClient c(f.port());
+    c.connect(f.token("probe"));
+    return c.subscribe("chat:probe", 2)["epoch"];
+}
+
+int highest_open_fd() {
+    int high = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        high = std::max(high, std::stoi(e.path().filename().string()));
+    }
+    return high;
+}
+
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// A TCP connection to the edge that needs one descriptor and no thread; -1 on failure.
+int raw_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 }  // namespace
@@ -291,6 +348,153 @@ BOOST_AUTO_TEST_CASE(the_token_command_mints_a_token_the_edge_accepts) {
     WsClient c(port());
     BOOST_TEST(c.connect(minted)["op"] == "connected");
     BOOST_TEST(c.subscribe("org:8:presence", 2)["op"] == "subscribed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(edge_backpressure, EdgeFixture)
+
+BOOST_AUTO_TEST_CASE(a_connection_with_four_commands_in_progress_is_answered_limit_at_once) {
+    start_edge("  limits: {max_recovery_messages: 100000}\n");
+    fill(*this, "rt.chat.big", 2000);
+    std::string epoch = epoch_of(*this);
+    // Two long replays hold both workers, so the next client's subscribes stay in progress.
+    std::vector<std::unique_ptr<WsClient>> blockers;
+    for (int i = 0; i < 2; ++i) {
+        blockers.push_back(std::make_unique<WsClient>(port()));
+        blockers.back()->connect(token("b" + std::to_string(i)));
+        blockers.back()->send(subscribe_command("chat:big", 2, since(0, epoch)));
+    }
+    WsClient c(port());
+    c.connect(token("42"));
+    for (int i = 0; i < 8; ++i) c.send(subscribe_command("chat:a" + std::to_string(i), 10 + i));
+    std::vector<json> replies;
+    for (int i = 0; i < 8; ++i) {
+        auto r = c.next(20s);
+        if (!r) break;
+        replies.push_back(*r);
+    }
+    BOOST_TEST_REQUIRE(replies.size() == 8u);
+    for (int i = 0; i < 4; ++i) {  // the refusals come first: they do not wait for a worker
+        BOOST_TEST(replies[i].value("code", "") == "limit", replies[i].dump());
+        BOOST_TEST(replies[i]["id"] == 14 + i, replies[i].dump());
+    }
+    for (int i = 4; i < 8; ++i) BOOST_TEST(replies[i]["op"] == "subscribed", replies[i].dump());
+    BOOST_TEST(wait_until([&] { return metric("broker_bridge_edge_task_queue") == 0; }, 20s));
+}
+
+BOOST_AUTO_TEST_CASE(work_queued_for_clients_that_left_is_skipped) {
+    start_edge("  limits: {max_recovery_messages: 100000}\n");
+    fill(*this, "rt.chat.big", 2000);
+    std::string epoch = epoch_of(*this);
+    // One replay alone, for scale.
+    auto started = std::chrono::steady_clock::now();
+    {
+        WsClient one(port());
+        one.connect(token("1"));
+        BOOST_TEST_REQUIRE(one.subscribe("chat:big", 2, since(0, epoch))["recovered"] == true);
+    }
+    auto one_replay = std::chrono::steady_clock::now() - started;
+    for (int i = 0; i < 6; ++i) {
+        WsClient gone(port());
+        gone.connect(token("g" + std::to_string(i)));
+        gone.send(subscribe_command("chat:big", 2, since(0, epoch)));
+        // Answered at once, so the subscribe before it has reached the edge.
+        gone.send({{"op", "unsubscribe"}, {"id", 3}, {"channel", "chat:none"}});
+        auto answer = gone.next_op("error");
+        BOOST_TEST_REQUIRE(answer.has_value());
+        BOOST_TEST_REQUIRE(answer->value("code", "") == "not_found");
+    }
+    BOOST_TEST(wait_until([&] { return metric("broker_bridge_edge_connections") == 0; }, 5s));
+    // Six replays on two workers would take three times one replay; skipped, they cost nothing.
+    started = std::chrono::steady_clock::now();
+    WsClient c(port());
+    c.connect(token("42"));
+    BOOST_TEST(c.subscribe("chat:other", 2)["op"] == "subscribed");
+    auto waited = std::chrono::steady_clock::now() - started;
+    BOOST_TEST_MESSAGE("waited " << std::chrono::duration<double>(waited).count() << " s, one "
+                                 << std::chrono::duration<double>(one_replay).count() << " s");
+    BOOST_TEST((waited < one_replay),
+               "waited " << std::chrono::duration<double>(waited).count() << " s, one replay "
+                         << std::chrono::duration<double>(one_replay).count() << " s");
+    BOOST_TEST(wait_until([&] { return metric("broker_bridge_edge_task_queue") == 0; }, 5s));
+}
+
+BOOST_AUTO_TEST_CASE(recovery_on_a_busy_channel_stops_at_the_position_of_the_subscribe) {
+    start_edge("  limits: {max_recovery_messages: 1000}\n");
+    std::string epoch = epoch_of(*this);
+    WsClient c(port());
+    c.connect(token("42"));
+    for (int round = 0; round < 3; ++round) {
+        std::string channel = "chat:busy" + std::to_string(round);
+        std::string subject = "rt.chat.busy" + std::to_string(round);
+        uint64_t seen = publish_rt(subject, {{"n", 0}});
+        fill(*this, subject, 100);
+        // Two writers store faster than the edge reads back: a replay that chased them would
+        // pass the limit, though only about a hundred were missed when the subscribe came.
+        std::atomic<bool> stop{false};
+        auto store = [&] {
+            for (int n = 0; n < 20000 && !stop.load(); ++n) {
+                (void)client().js_publish(subject, bb::Headers{}, json{{"n", n}}.dump(), "");
+            }
+        };
+        std::thread w1(store), w2(store);
+        json r = c.subscribe(channel, 10 + round, since(seen, epoch));
+        std::vector<uint64_t> seqs;
+        while (seqs.size() < 300) {
+            auto m = c.next_op("message", 10s);
+            if (!m) break;
+            seqs.push_back((*m)["seq"].get<uint64_t>());
+        }
+        stop = true;
+        w1.join();
+        w2.join();
+        BOOST_TEST(r["recovered"] == true, r.dump());
+        BOOST_TEST_REQUIRE(seqs.size() == 300u);
+        std::vector<uint64_t> expected(300);
+        std::iota(expected.begin(), expected.end(), seen + 1);  // no gap, no duplicate
+        BOOST_TEST(seqs == expected, boost::test_tools::per_element());
+        c.send({{"op", "unsubscribe"}, {"id", 20 + round}, {"channel", channel}});
+        BOOST_TEST_REQUIRE(c.next_op("unsubscribed", 10s).has_value());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(running_out_of_descriptors_backs_off_instead_of_spinning) {
+    start_edge();
+    rlimit old{};
+    BOOST_TEST_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit tight = old;
+    tight.rlim_cur = static_cast<rlim_t>(highest_open_fd() + 16);
+    BOOST_TEST_REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    std::vector<int> filler;
+    for (int i = 0; i < 4096; ++i) {  // every free number below the limit
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        filler.push_back(fd);
+    }
+    bool exhausted = errno == EMFILE;
+    if (!filler.empty()) {
+        close(filler.back());  // the one descriptor the client connection takes
+        filler.pop_back();
+    }
+    int waiting = raw_connect(port());  // completed by the kernel, waits in the backlog
+    auto started = std::chrono::steady_clock::now();
+    double cpu_before = cpu_seconds();
+    bool failed =
+        wait_until([&] { return metric("broker_bridge_edge_accept_errors_total") >= 4; }, 5s, 20ms);
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double cpu = cpu_seconds() - cpu_before;
+    for (int fd : filler) close(fd);
+    setrlimit(RLIMIT_NOFILE, &old);  // restored before any check can end the test
+    BOOST_TEST_REQUIRE(exhausted);
+    BOOST_TEST_REQUIRE(waiting >= 0);
+    BOOST_TEST(failed, "accept errors " << metric("broker_bridge_edge_accept_errors_total"));
+    BOOST_TEST(elapsed >= 0.25, "four failures need three back-offs; took " << elapsed << " s");
+    BOOST_TEST(cpu < 0.5 * elapsed, "cpu " << cpu << " s in " << elapsed << " s");
+    WsClient c(port());  // with descriptors back, connections are accepted again
+    BOOST_TEST(c.connect(token("42"))["op"] == "connected");
+    close(waiting);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -201,6 +201,21 @@ BOOST_AUTO_TEST_CASE(expired_and_foreign_tokens_are_refused_with_4001) {
         5s));
 }
 
+BOOST_AUTO_TEST_CASE(invalid_messages_before_connect_get_bad_request_then_close_4001) {
+    start_edge();
+    const std::vector<std::string> first = {"not json", "[1, 2]", R"({"op": "dance", "id": 1})",
+                                            R"({"op": "connect", "id": 1})"};
+    for (const auto& text : first) {
+        WsClient c(port());
+        auto started = std::chrono::steady_clock::now();
+        c.send_text(text);
+        BOOST_TEST(code_of(c.next()) == "bad_request", text);
+        BOOST_TEST(c.close_code() == 4001, text);
+        // Closed by the refusal, well before the 800 ms connect timeout.
+        BOOST_TEST((std::chrono::steady_clock::now() - started < 600ms), text);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(no_connect_in_time_closes_with_4001) {
     start_edge();
     WsClient c(port());
