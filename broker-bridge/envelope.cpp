@@ -1,5 +1,7 @@
 #include "broker-bridge/envelope.hpp"
 
+#include "broker-bridge/utf8.hpp"
+
 #include <fmt/format.h>
 #include <msgpack.hpp>
 
@@ -61,61 +63,12 @@ std::string preview(std::string_view v) {
     return out;
 }
 
-struct CodePoint {
-    char32_t value;
-    std::size_t length;  // 0: the bytes at this place are not valid UTF-8
-};
+using utf8::CodePoint;
+using utf8::is_control;
+using utf8::is_space;
+using utf8::next_code_point;
 
-// Strict UTF-8: overlong forms, surrogates and values past U+10FFFF are invalid.
-CodePoint next_code_point(std::string_view s, std::size_t i) {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    unsigned char c = byte(0);
-    if (c < 0x80) return {c, 1};
-    // Lead byte: sequence length, its payload bits, and the least code point that needs
-    // this length (anything below is an overlong form).
-    struct Lead {
-        unsigned char mask, tag, bits;
-        std::size_t len;
-        char32_t min;
-    };
-    static constexpr std::array<Lead, 3> kLeads{{
-        {0xE0, 0xC0, 0x1F, 2, 0x80},
-        {0xF0, 0xE0, 0x0F, 3, 0x800},
-        {0xF8, 0xF0, 0x07, 4, 0x10000},
-    }};
-    const Lead* lead = nullptr;
-    for (const auto& l : kLeads) {
-        if ((c & l.mask) == l.tag) lead = &l;
-    }
-    if (lead == nullptr) return {0, 0};
-    std::size_t len = lead->len;
-    char32_t cp = c & lead->bits, min = lead->min;
-    if (i + len > s.size()) return {0, 0};
-    for (std::size_t k = 1; k < len; ++k) {
-        if ((byte(k) & 0xC0) != 0x80) return {0, 0};
-        cp = (cp << 6) | (byte(k) & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {0, 0};
-    return {cp, len};
-}
-
-std::size_t utf8_error_at(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        auto cp = next_code_point(s, i);
-        if (cp.length == 0) return i;
-        i += cp.length;
-    }
-    return kNoProblem;
-}
-
-// C0, DEL and C1: CloudEvents forbids them in attribute values.
-bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); }
-
-// Unicode White_Space outside the control ranges (those are refused as controls already).
-bool is_space(char32_t cp) {
-    return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
+std::size_t utf8_error_at(std::string_view s) { return utf8::error_at(s); }
 
 // Why an attribute value is not acceptable text: invalid UTF-8 or a control character.
 std::string text_problem(std::string_view v) {
