@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(an_always_failing_event_reaches_the_dlq_with_every_header) 
     BOOST_TEST(*d.header("ce-correlationid") == "corr-broken-1");
     BOOST_TEST(*d.header("x-tenant") == "acme");
     BOOST_TEST(d.body == R"({"n":1})");
-    BOOST_TEST(handled("broken-1").size() == 3u);
+    BOOST_TEST(handled("broken-1").size() == 3u, bridge().log_text());
     BOOST_TEST(wait_until([&] { return handled().size() == 23; }, 10s));
 }
 
