@@ -68,8 +68,6 @@ using utf8::is_control;
 using utf8::is_space;
 using utf8::next_code_point;
 
-std::size_t utf8_error_at(std::string_view s) { return utf8::error_at(s); }
-
 // Why an attribute value is not acceptable text: invalid UTF-8 or a control character.
 std::string text_problem(std::string_view v) {
     for (std::size_t i = 0; i < v.size();) {
@@ -89,7 +87,7 @@ std::string header_value_problem(std::string_view v) {
         auto c = static_cast<unsigned char>(v[i]);
         if (c < 0x20 || c == 0x7f) return fmt::format("contains a control character at byte {}", i);
     }
-    if (auto at = utf8_error_at(v); at != kNoProblem) {
+    if (auto at = utf8::error_at(v); at != kNoProblem) {
         return fmt::format("is not valid UTF-8 at byte {}", at);
     }
     return {};
@@ -377,7 +375,7 @@ private:
     }
 
     bool utf8(std::string_view s) {
-        if (auto at = utf8_error_at(s); at == kNoProblem) return true;
+        if (auto at = utf8::error_at(s); at == kNoProblem) return true;
         return fail(fmt::format("holds a string that is not valid UTF-8: {}", preview(s)));
     }
 
@@ -475,7 +473,7 @@ std::string json_value_problem(const json& v, std::size_t depth) {
                 return fmt::format("nests deeper than {}", kMaxDataDepth);
             }
             for (const auto& [key, item] : v.items()) {
-                if (utf8_error_at(key) != kNoProblem) return "has a key that is not valid UTF-8";
+                if (utf8::error_at(key) != kNoProblem) return "has a key that is not valid UTF-8";
                 if (auto p = json_value_problem(item, depth + 1); !p.empty()) return p;
             }
             return {};
@@ -488,7 +486,7 @@ std::string json_value_problem(const json& v, std::size_t depth) {
             }
             return {};
         case json::value_t::string:
-            if (utf8_error_at(v.get_ref<const std::string&>()) != kNoProblem) {
+            if (utf8::error_at(v.get_ref<const std::string&>()) != kNoProblem) {
                 return "has a string that is not valid UTF-8";
             }
             return {};
@@ -983,7 +981,7 @@ Result<std::string> percent_decode(std::string_view value) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;
     }
-    if (auto at = utf8_error_at(out); at != kNoProblem) {
+    if (auto at = utf8::error_at(out); at != kNoProblem) {
         return make_error(fmt::format("decodes to invalid UTF-8 at byte {}", at));
     }
     return out;

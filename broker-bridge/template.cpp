@@ -26,8 +26,6 @@ using utf8::is_control;
 using utf8::is_space;
 using utf8::next_code_point;
 
-std::size_t utf8_error_at(std::string_view s) { return utf8::error_at(s); }
-
 // Why `subject` is not a valid subject without wildcards, empty when it is one.
 std::string subject_problem(std::string_view subject) {
     if (subject.size() > kMaxSubjectBytes) {
@@ -70,7 +68,7 @@ public:
             throw ConfigError(fmt::format("{}: a template is at most {} bytes, found {}", what_,
                                           kMaxLength, text_.size()));
         }
-        if (auto at = utf8_error_at(text_); at != std::string_view::npos) {
+        if (auto at = utf8::error_at(text_); at != std::string_view::npos) {
             fail(at, "invalid UTF-8");
         }
         std::vector<Part> out;
