@@ -50,14 +50,15 @@ bb_require_package(LWS_FOUND libwebsockets-dev "libwebsockets")
 pkg_check_modules(JWT IMPORTED_TARGET libjwt)
 bb_require_package(JWT_FOUND libjwt-dev "libjwt")
 
+# The push plugin sends with it; the admin server tests talk real HTTP to it.
+find_package(CURL QUIET)
+bb_require_package(CURL_FOUND libcurl4-openssl-dev "libcurl")
+
 find_package(Threads REQUIRED)
 
 if(BB_BUILD_TESTS)
     find_package(Boost 1.74 CONFIG QUIET COMPONENTS unit_test_framework)
     bb_require_package(Boost_FOUND libboost-test-dev "Boost.Test")
-    # The admin server tests talk real HTTP to it.
-    find_package(CURL QUIET)
-    bb_require_package(CURL_FOUND libcurl4-openssl-dev "libcurl")
     find_program(BB_NATS_SERVER nats-server PATHS /usr/sbin /usr/bin)
     if(NOT BB_NATS_SERVER)
         message(FATAL_ERROR "nats-server not found: install the Debian package 'nats-server'")

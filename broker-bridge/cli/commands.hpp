@@ -55,4 +55,12 @@ int dlq_show(const DlqOptions& o);
 int dlq_replay(const DlqOptions& o);
 int dlq_purge(const DlqOptions& o);
 
+// `broker-bridge vapid-keys`: prints a new VAPID key pair, `public_key=` and `private_key=`
+// (base64url, as browsers and the push plugin's config take them), then with `pem` the
+// private key as PKCS#8 PEM.
+struct VapidKeysOptions {
+    bool pem = false;
+};
+int vapid_keys(const VapidKeysOptions& o);
+
 }  // namespace bb::cli

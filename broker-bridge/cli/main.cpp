@@ -16,6 +16,7 @@ struct Args {
     bb::cli::PublishOptions publish;
     bb::cli::DlqOptions dlq;
     bb::cli::TokenOptions token;
+    bb::cli::VapidKeysOptions vapid_keys;
     bool json = false;
 };
 
@@ -83,6 +84,7 @@ int dispatch(CLI::App& app, Args& a) {
     if (app.got_subcommand("check-config")) return bb::cli::check_config(a.config);
     if (app.got_subcommand("streams")) return bb::cli::streams(a.config);
     if (app.got_subcommand("status")) return bb::cli::status(a.config, a.json);
+    if (app.got_subcommand("vapid-keys")) return bb::cli::vapid_keys(a.vapid_keys);
     if (app.got_subcommand("publish")) {
         auto& p = a.publish;
         if (p.file.empty() && (p.type.empty() || p.aggregate_type.empty() ||
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
     add_dlq(app, a);
     add_edge_commands(app, a);
     app.add_subcommand("version", "print the version");
+    auto* vapid = app.add_subcommand("vapid-keys", "print a new VAPID key pair for Web Push");
+    vapid->add_flag("--pem", a.vapid_keys.pem, "also print the private key as PEM");
     CLI11_PARSE(app, argc, argv);
     try {
         return dispatch(app, a);
