@@ -1,14 +1,11 @@
 #include "integration/postgres_server.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "integration/free_port.hpp"
 #include "integration/wait.hpp"
 
 #ifndef BB_PG_BIN_DIR
@@ -34,25 +32,6 @@ using namespace std::chrono_literals;
 constexpr auto kInitdbDeadline = 60s;
 constexpr auto kStartDeadline = 20s;
 constexpr auto kStopDeadline = 10s;
-
-// A port the kernel considers free now. Another process may take it before postgres binds;
-// start() then fails with the server's log, which says so.
-int free_loopback_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw std::system_error(e, std::generic_category(), "bind a loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 // Reaps `pid` if it has exited; true once it is gone.
 bool reap(pid_t pid, int* status) {
