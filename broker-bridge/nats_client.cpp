@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <vector>
 
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
@@ -259,12 +260,34 @@ void apply_callbacks(natsOptions* o, State* st) {
     check_option(natsOptions_SetCustomReconnectDelay(o, on_reconnect_delay, st), "reconnect_wait");
 }
 
+// nats.c 3.4.1 takes natsOptions_SetURL's text as one URL: "nats://a:1,nats://b:2" never
+// connects. A comma-separated list (how `nats.url` names a cluster) goes to SetServers.
+void apply_urls(natsOptions* o, const std::string& urls) {
+    if (urls.find(',') == std::string::npos) {
+        check_option(natsOptions_SetURL(o, urls.c_str()), "url");
+        return;
+    }
+    std::vector<std::string> list;
+    for (size_t pos = 0; pos <= urls.size();) {
+        size_t comma = std::min(urls.find(',', pos), urls.size());
+        std::string one = urls.substr(pos, comma - pos);
+        one.erase(0, one.find_first_not_of(' '));
+        one.erase(one.find_last_not_of(' ') + 1);
+        if (!one.empty()) list.push_back(one);
+        pos = comma + 1;
+    }
+    std::vector<const char*> servers;
+    for (const auto& u : list) servers.push_back(u.c_str());
+    check_option(natsOptions_SetServers(o, servers.data(), static_cast<int>(servers.size())),
+                 "url");
+}
+
 NatsOptions make_options(const NatsConfig& c, State* st) {
     natsOptions* raw = nullptr;
     check_option(natsOptions_Create(&raw), "url");
     NatsOptions opts(raw);
     natsOptions* o = opts.get();
-    check_option(natsOptions_SetURL(o, c.url.c_str()), "url");
+    apply_urls(o, c.url);
     check_option(natsOptions_SetName(o, st->name.c_str()), "name");
     check_option(natsOptions_SetTimeout(o, c.connect_timeout.count()), "connect_timeout");
     check_option(natsOptions_SetMaxReconnect(o, -1), "url");

@@ -49,6 +49,9 @@ pkg_check_modules(LWS IMPORTED_TARGET libwebsockets)
 bb_require_package(LWS_FOUND libwebsockets-dev "libwebsockets")
 pkg_check_modules(JWT IMPORTED_TARGET libjwt)
 bb_require_package(JWT_FOUND libjwt-dev "libjwt")
+# The analytics plugin's PostgreSQL sink (libpq, the C client). GLOBAL: tests query it too.
+pkg_check_modules(LIBPQ IMPORTED_TARGET GLOBAL libpq)
+bb_require_package(LIBPQ_FOUND libpq-dev "libpq")
 
 # The push plugin sends with it; the admin server tests talk real HTTP to it.
 find_package(CURL QUIET)
@@ -63,4 +66,11 @@ if(BB_BUILD_TESTS)
     if(NOT BB_NATS_SERVER)
         message(FATAL_ERROR "nats-server not found: install the Debian package 'nats-server'")
     endif()
+    # The PostgreSQL sink's tests start a real server from Debian's postgresql package.
+    find_program(BB_PG_INITDB initdb PATHS /usr/lib/postgresql/15/bin NO_DEFAULT_PATH)
+    if(NOT BB_PG_INITDB)
+        message(FATAL_ERROR "PostgreSQL 15 not found in /usr/lib/postgresql/15/bin: "
+                            "install the Debian package 'postgresql'")
+    endif()
+    get_filename_component(BB_PG_BIN_DIR "${BB_PG_INITDB}" DIRECTORY)
 endif()

@@ -40,6 +40,49 @@ std::string read_path(const YAML::Node& node) {
     return node.Scalar();
 }
 
+std::string read_text(const YAML::Node& node, std::string_view key, const char* what) {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+        fail(key, std::string("expected ") + what + ", found " + scalar_text(node));
+    }
+    return node.Scalar();
+}
+
+SinkKind read_sink(const YAML::Node& node) {
+    std::string name = node.IsScalar() ? node.Scalar() : "";
+    if (name == "sqlite") return SinkKind::kSqlite;
+    if (name == "postgres") return SinkKind::kPostgres;
+    fail("sink", "expected sqlite or postgres, found " + scalar_text(node));
+}
+
+// The table name goes into SQL text (quoted), so it is held to a plain identifier that
+// needs no escaping and that PostgreSQL does not truncate (63 bytes).
+std::string read_table(const YAML::Node& node) {
+    auto lower = [](char c) { return c == '_' || (c >= 'a' && c <= 'z'); };
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    std::string name = node.IsScalar() ? node.Scalar() : "";
+    bool ok = !name.empty() && name.size() <= 63 && lower(name[0]);
+    for (char c : name) ok = ok && (lower(c) || digit(c));
+    if (!ok) {
+        fail("table",
+             "expected 1 to 63 characters of a-z, 0-9 and _, not starting with a "
+             "digit, found " +
+                 scalar_text(node));
+    }
+    return name;
+}
+
+// Keys of one sink given with the other are refused: a `path` beside `sink: postgres` is
+// a mistake the user should hear about, not a setting silently unused.
+void check_sink_keys(const AnalyticsConfig& config, const std::set<std::string>& seen) {
+    if (config.sink == SinkKind::kPostgres) {
+        if (seen.count("path")) fail("path", "only with sink: sqlite (postgres uses dsn)");
+        if (!seen.count("dsn")) fail("dsn", "required with sink: postgres");
+        return;
+    }
+    if (seen.count("dsn")) fail("dsn", "only with sink: postgres");
+    if (seen.count("table")) fail("table", "only with sink: postgres");
+}
+
 YAML::Node load(const std::string& yaml_text) {
     try {
         return YAML::Load(yaml_text);
@@ -66,8 +109,14 @@ AnalyticsConfig parse_analytics_config(const std::string& yaml_text) {
         }
         const std::string key = entry.first.Scalar();
         if (!seen.insert(key).second) fail(key, "repeated key");
-        if (key == "path") {
+        if (key == "sink") {
+            config.sink = read_sink(entry.second);
+        } else if (key == "path") {
             config.path = read_path(entry.second);
+        } else if (key == "dsn") {
+            config.dsn = read_text(entry.second, key, "a libpq connection string");
+        } else if (key == "table") {
+            config.table = read_table(entry.second);
         } else if (key == "batch_max") {
             config.batch_max =
                 static_cast<size_t>(read_integer(entry.second, key, 1, kBatchMaxLimit));
@@ -75,9 +124,10 @@ AnalyticsConfig parse_analytics_config(const std::string& yaml_text) {
             config.batch_wait =
                 std::chrono::milliseconds(read_integer(entry.second, key, 0, kBatchWaitLimitMs));
         } else {
-            fail(key, "unknown key (known: path, batch_max, batch_wait_ms)");
+            fail(key, "unknown key (known: sink, path, dsn, table, batch_max, batch_wait_ms)");
         }
     }
+    check_sink_keys(config, seen);
     return config;
 }
 

@@ -1,7 +1,8 @@
-// The analytics plugin: every event it is bound to becomes one row in a SQLite table, written
-// in group-committed batches. See README.md for the table and the settings.
+// The analytics plugin: every event it is bound to becomes one row in a SQLite or PostgreSQL
+// table, written in group-committed batches. See README.md for the table and the settings.
 #include "analytics_config.hpp"
 #include "batch_writer.hpp"
+#include "postgres_sink.hpp"
 #include "sqlite_sink.hpp"
 
 #include <bb/plugin.hpp>
@@ -49,8 +50,24 @@ Row make_row(const plugin::EventView& ev) {
 }  // namespace
 
 AnalyticsConfig resolved(const plugin::Host& host, AnalyticsConfig config) {
-    config.path = host.resolve_path(config.path);
+    if (config.sink == SinkKind::kSqlite) config.path = host.resolve_path(config.path);
     return config;
+}
+
+// The opened sink and how logs name it: the file, or the server (never the password).
+struct OpenedSink {
+    std::unique_ptr<EventSink> sink;
+    const char* key;
+    std::string name;
+};
+
+OpenedSink open_sink(const AnalyticsConfig& config) {
+    if (config.sink == SinkKind::kPostgres) {
+        auto sink = std::make_unique<PostgresSink>(config.dsn, config.table);
+        std::string server = sink->server();
+        return OpenedSink{std::move(sink), "server", server};
+    }
+    return OpenedSink{std::make_unique<SqliteSink>(config.path), "path", config.path};
 }
 
 // One instance per binding. handle() runs on the binding's worker threads and blocks in the
@@ -59,14 +76,28 @@ AnalyticsConfig resolved(const plugin::Host& host, AnalyticsConfig config) {
 class AnalyticsPlugin {
 public:
     AnalyticsPlugin(plugin::Host& host, const std::string& yaml_config)
+        : AnalyticsPlugin(host, resolved(host, parse_analytics_config(yaml_config))) {}
+
+    AnalyticsPlugin(plugin::Host& host, AnalyticsConfig config)
+        : AnalyticsPlugin(host, config, open_sink(config)) {}
+
+    AnalyticsPlugin(plugin::Host& host, const AnalyticsConfig& config, OpenedSink opened)
         : host_(host),
-          config_(resolved(host, parse_analytics_config(yaml_config))),
-          writer_(std::make_unique<SqliteSink>(config_.path),
-                  BatchPolicy{config_.batch_max, config_.batch_wait},
+          store_key_(opened.key),
+          store_name_(opened.name),
+          writer_(std::move(opened.sink), BatchPolicy{config.batch_max, config.batch_wait},
                   [this](size_t rows, const BatchResult& result) { observe(rows, result); }) {
-        host_.info("analytics store opened", {{"path", config_.path},
-                                              {"batch_max", config_.batch_max},
-                                              {"batch_wait_ms", config_.batch_wait.count()}});
+        if (config.sink == SinkKind::kPostgres) {
+            host_.info("analytics store opened", {{"sink", "postgres"},
+                                                  {"server", store_name_},
+                                                  {"table", config.table},
+                                                  {"batch_max", config.batch_max},
+                                                  {"batch_wait_ms", config.batch_wait.count()}});
+            return;
+        }
+        host_.info("analytics store opened", {{"path", store_name_},
+                                              {"batch_max", config.batch_max},
+                                              {"batch_wait_ms", config.batch_wait.count()}});
     }
 
     plugin::Outcome handle(const plugin::EventView& ev) {
@@ -82,19 +113,21 @@ private:
         if (result.ok()) {
             host_.counter_add("rows_written_total", static_cast<double>(result.inserted));
             host_.counter_add("batches_total", 1);
-            if (store_failing_) host_.info("analytics store recovered", {{"path", config_.path}});
+            if (store_failing_)
+                host_.info("analytics store recovered", {{store_key_, store_name_}});
             store_failing_ = false;
             return;
         }
         if (!store_failing_) {
             host_.warn("analytics store failing",
-                       {{"path", config_.path}, {"rows", rows}, {"error", result.error}});
+                       {{store_key_, store_name_}, {"rows", rows}, {"error", result.error}});
         }
         store_failing_ = true;
     }
 
     plugin::Host& host_;
-    AnalyticsConfig config_;
+    const char* store_key_;       // "path" or "server"
+    std::string store_name_;      // the file, or host:port/database
     bool store_failing_ = false;  // writer thread only
     BatchWriter writer_;          // last: its thread stops before the rest is destroyed
 };

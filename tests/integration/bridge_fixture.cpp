@@ -41,11 +41,20 @@ BridgeFixture::~BridgeFixture() {
 }
 
 void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::string& extra) {
+    bridge_ =
+        std::make_unique<BridgeProcess>(write_config(bindings_yaml, extra), dir_ / "bridge.log");
+    bool ready = bridge_->start();
+    BOOST_TEST_REQUIRE(ready, "broker-bridge did not become ready:\n" << bridge_->log_text());
+}
+
+std::filesystem::path BridgeFixture::write_config(const std::string& bindings_yaml,
+                                                  const std::string& extra) {
     std::ofstream out(dir_ / "config.yaml");
     out << "nats:\n  url: " << server_.url() << "\n  reconnect_wait: 50ms\n"
         << "  reconnect_wait_max: 200ms\n"
         << "log:\n  level: debug\n"
-        << "plugins:\n  path: [" << BB_PLUGIN_DIR << ", " << BB_TEST_PLUGIN_DIR << "]\n"
+        << "plugins:\n  path: [" << BB_PLUGIN_DIR << ", " << BB_TEST_PLUGIN_DIR
+        << "]\n"
         // fetch_wait as in production: nats.c 3.4.1 can drop a message that arrives just
         // as a fetch gives up (it then comes back after its ack wait, one delivery later),
         // and short fetches make that edge frequent enough to show in attempt counts.
@@ -53,10 +62,7 @@ void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::st
         << "  lag_poll_interval: 200ms\n"
         << extra << "bindings:\n"
         << bindings_yaml;
-    out.close();
-    bridge_ = std::make_unique<BridgeProcess>(dir_ / "config.yaml", dir_ / "bridge.log");
-    bool ready = bridge_->start();
-    BOOST_TEST_REQUIRE(ready, "broker-bridge did not become ready:\n" << bridge_->log_text());
+    return dir_ / "config.yaml";
 }
 
 Event BridgeFixture::make_event(const std::string& type, const std::string& id,

@@ -39,6 +39,10 @@ public:
     // Writes config.yaml from `bindings_yaml` (the text under `bindings:`) with short
     // test intervals, and starts broker-bridge; fails the test if it is not ready.
     void start_bridge(const std::string& bindings_yaml, const std::string& extra_yaml = "");
+    // Writes that config.yaml only and returns its path, for a test that starts the daemon
+    // itself (one that must refuse to start, say).
+    std::filesystem::path write_config(const std::string& bindings_yaml,
+                                       const std::string& extra_yaml = "");
     BridgeProcess& bridge() { return *bridge_; }
 
     Event make_event(const std::string& type, const std::string& id,

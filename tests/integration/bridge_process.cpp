@@ -17,8 +17,9 @@ std::filesystem::path bridge_binary() {
     return std::filesystem::path(BB_BINARY_DIR) / "bin" / "broker-bridge";
 }
 
-BridgeProcess::BridgeProcess(std::filesystem::path config, std::filesystem::path log)
-    : config_(std::move(config)), log_(std::move(log)) {}
+BridgeProcess::BridgeProcess(std::filesystem::path config, std::filesystem::path log,
+                             std::string command)
+    : config_(std::move(config)), log_(std::move(log)), command_(std::move(command)) {}
 
 BridgeProcess::~BridgeProcess() {
     if (pid_ > 0) stop(std::chrono::seconds(10));
@@ -37,6 +38,7 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
     log_offset_ = std::filesystem::exists(log_, ec) ? std::filesystem::file_size(log_, ec) : 0;
     std::string binary = bridge_binary().string();
     std::string config = config_.string();
+    std::string command = command_;
     pid_t pid = fork();
     if (pid == 0) {
         int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -44,17 +46,18 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
-        execl(binary.c_str(), binary.c_str(), "run", "--config", config.c_str(),
+        execl(binary.c_str(), binary.c_str(), command.c_str(), "--config", config.c_str(),
               static_cast<char*>(nullptr));
         _exit(127);
     }
     pid_ = pid;
     return wait_until(
-        [&] {
-            if (exited()) return true;
-            return log_text().find("broker-bridge ready") != std::string::npos;
-        },
-        ready_within, std::chrono::milliseconds(20)) && running();
+               [&] {
+                   if (exited()) return true;
+                   return log_text().find("broker-bridge ready") != std::string::npos;
+               },
+               ready_within, std::chrono::milliseconds(20)) &&
+           running();
 }
 
 bool BridgeProcess::exited(int* status) {

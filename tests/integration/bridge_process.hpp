@@ -8,12 +8,13 @@
 
 namespace bb::itest {
 
-// Runs the real `broker-bridge run --config <file>` as a child process, its output in a log
-// file beside the config. The destructor stops it (SIGTERM, then SIGKILL after a deadline),
-// by its PID only.
+// Runs the real `broker-bridge <command> --config <file>` (`run`, or `edge` for the edge alone)
+// as a child process, its output in a log file beside the config. The destructor stops it (SIGTERM,
+// then SIGKILL after a deadline), by its PID only.
 class BridgeProcess {
 public:
-    BridgeProcess(std::filesystem::path config, std::filesystem::path log);
+    BridgeProcess(std::filesystem::path config, std::filesystem::path log,
+                  std::string command = "run");
     ~BridgeProcess();
     BridgeProcess(const BridgeProcess&) = delete;
     BridgeProcess& operator=(const BridgeProcess&) = delete;
@@ -31,6 +32,7 @@ public:
 private:
     std::filesystem::path config_;
     std::filesystem::path log_;
+    std::string command_;
     pid_t pid_ = -1;
     size_t log_offset_ = 0;  // where this run's output starts in the log
 };
