@@ -26,11 +26,16 @@ std::string_view view(bb_str s) { return s.data ? std::string_view(s.data, s.len
 
 log::Level to_level(bb_log_level l) {
     switch (l) {
-        case BB_LOG_TRACE: return log::Level::kTrace;
-        case BB_LOG_DEBUG: return log::Level::kDebug;
-        case BB_LOG_INFO: return log::Level::kInfo;
-        case BB_LOG_WARN: return log::Level::kWarn;
-        default: return log::Level::kError;
+        case BB_LOG_TRACE:
+            return log::Level::kTrace;
+        case BB_LOG_DEBUG:
+            return log::Level::kDebug;
+        case BB_LOG_INFO:
+            return log::Level::kInfo;
+        case BB_LOG_WARN:
+            return log::Level::kWarn;
+        default:
+            return log::Level::kError;
     }
 }
 
@@ -59,10 +64,10 @@ std::string follow_up_event_id(std::string_view source_id, std::string_view bind
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);
     char out[37];
     std::snprintf(out, sizeof out,
-                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                  digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6],
-                  digest[7], digest[8], digest[9], digest[10], digest[11], digest[12],
-                  digest[13], digest[14], digest[15]);
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", digest[0],
+                  digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+                  digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14],
+                  digest[15]);
     return out;
 }
 
@@ -89,8 +94,8 @@ struct HostCalls {
             if (c) {
                 (*c)->Increment(increment);
             } else {
-                log::warn("plugin metric refused", {{"binding", p.binding_.name},
-                                                    {"error", c.error().what}});
+                log::warn("plugin metric refused",
+                          {{"binding", p.binding_.name}, {"error", c.error().what}});
             }
         } catch (...) {
         }
@@ -103,8 +108,8 @@ struct HostCalls {
             if (g) {
                 (*g)->Set(value);
             } else {
-                log::warn("plugin metric refused", {{"binding", p.binding_.name},
-                                                    {"error", g.error().what}});
+                log::warn("plugin metric refused",
+                          {{"binding", p.binding_.name}, {"error", g.error().what}});
             }
         } catch (...) {
         }
@@ -134,8 +139,8 @@ struct HostCalls {
         e.subject = view(ev.aggregate_id);
         e.source = "broker-bridge/" + p.binding_.name;
         e.time = rfc3339_now();
-        e.correlation_id = source.correlation_id.len ? view(source.correlation_id)
-                                                     : view(source.id);
+        e.correlation_id =
+            source.correlation_id.len ? view(source.correlation_id) : view(source.id);
         e.causation_id = view(source.id);
         e.user_id = view(source.user_id);
         e.format = DataFormat::kMsgpack;
@@ -159,8 +164,8 @@ struct HostCalls {
         return BB_OK;
     }
 
-    static bb_status publish(void* ctx, const char* subject, const bb_header* headers,
-                             size_t count, const char* data, size_t len, bb_error* err) noexcept {
+    static bb_status publish(void* ctx, const char* subject, const bb_header* headers, size_t count,
+                             const char* data, size_t len, bb_error* err) noexcept {
         try {
             return do_publish(self(ctx), subject ? subject : "", headers, count,
                               std::string_view(data ? data : "", len), err);
@@ -323,6 +328,20 @@ struct HostCalls {
     static void set_tick(void* ctx, uint32_t interval_ms) noexcept {
         self(ctx).tick_interval_ms_.store(interval_ms);
     }
+
+    static bb_status in_progress(void* ctx, const bb_event* event, bb_error* err) noexcept {
+        try {
+            auto& p = self(ctx);
+            if (!event || !p.in_progress_) {
+                set_error(err, "in_progress: no event being handled");
+                return BB_INVALID;
+            }
+            return p.in_progress_(*event, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
+    }
 };
 
 PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding,
@@ -351,14 +370,15 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& 
     host_.set_tick = &HostCalls::set_tick;
     host_.config_dir = config_dir_.c_str();
     host_.binding_name = binding_.name.c_str();
+    host_.in_progress = &HostCalls::in_progress;
 
     bb_error err{};
     const std::string& yaml = binding_.plugin_config_yaml;
     self_ = plugin_.descriptor().create(&host_, yaml.c_str(), yaml.size(), &err);
     if (!self_) {
-        throw StartupError(binding_.where + ": binding " + binding_.name + ": plugin " +
-                           binding_.plugin + " refused its config: " +
-                           (err.message[0] ? err.message : "no reason given"));
+        throw StartupError(
+            binding_.where + ": binding " + binding_.name + ": plugin " + binding_.plugin +
+            " refused its config: " + (err.message[0] ? err.message : "no reason given"));
     }
 }
 
