@@ -26,16 +26,11 @@ std::string_view view(bb_str s) { return s.data ? std::string_view(s.data, s.len
 
 log::Level to_level(bb_log_level l) {
     switch (l) {
-        case BB_LOG_TRACE:
-            return log::Level::kTrace;
-        case BB_LOG_DEBUG:
-            return log::Level::kDebug;
-        case BB_LOG_INFO:
-            return log::Level::kInfo;
-        case BB_LOG_WARN:
-            return log::Level::kWarn;
-        default:
-            return log::Level::kError;
+        case BB_LOG_TRACE: return log::Level::kTrace;
+        case BB_LOG_DEBUG: return log::Level::kDebug;
+        case BB_LOG_INFO: return log::Level::kInfo;
+        case BB_LOG_WARN: return log::Level::kWarn;
+        default: return log::Level::kError;
     }
 }
 
@@ -64,10 +59,10 @@ std::string follow_up_event_id(std::string_view source_id, std::string_view bind
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);
     char out[37];
     std::snprintf(out, sizeof out,
-                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", digest[0],
-                  digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-                  digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14],
-                  digest[15]);
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                  digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6],
+                  digest[7], digest[8], digest[9], digest[10], digest[11], digest[12],
+                  digest[13], digest[14], digest[15]);
     return out;
 }
 
@@ -94,8 +89,8 @@ struct HostCalls {
             if (c) {
                 (*c)->Increment(increment);
             } else {
-                log::warn("plugin metric refused",
-                          {{"binding", p.binding_.name}, {"error", c.error().what}});
+                log::warn("plugin metric refused", {{"binding", p.binding_.name},
+                                                    {"error", c.error().what}});
             }
         } catch (...) {
         }
@@ -108,8 +103,8 @@ struct HostCalls {
             if (g) {
                 (*g)->Set(value);
             } else {
-                log::warn("plugin metric refused",
-                          {{"binding", p.binding_.name}, {"error", g.error().what}});
+                log::warn("plugin metric refused", {{"binding", p.binding_.name},
+                                                    {"error", g.error().what}});
             }
         } catch (...) {
         }
@@ -139,8 +134,8 @@ struct HostCalls {
         e.subject = view(ev.aggregate_id);
         e.source = "broker-bridge/" + p.binding_.name;
         e.time = rfc3339_now();
-        e.correlation_id =
-            source.correlation_id.len ? view(source.correlation_id) : view(source.id);
+        e.correlation_id = source.correlation_id.len ? view(source.correlation_id)
+                                                     : view(source.id);
         e.causation_id = view(source.id);
         e.user_id = view(source.user_id);
         e.format = DataFormat::kMsgpack;
@@ -164,8 +159,8 @@ struct HostCalls {
         return BB_OK;
     }
 
-    static bb_status publish(void* ctx, const char* subject, const bb_header* headers, size_t count,
-                             const char* data, size_t len, bb_error* err) noexcept {
+    static bb_status publish(void* ctx, const char* subject, const bb_header* headers,
+                             size_t count, const char* data, size_t len, bb_error* err) noexcept {
         try {
             return do_publish(self(ctx), subject ? subject : "", headers, count,
                               std::string_view(data ? data : "", len), err);
@@ -376,9 +371,9 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& 
     const std::string& yaml = binding_.plugin_config_yaml;
     self_ = plugin_.descriptor().create(&host_, yaml.c_str(), yaml.size(), &err);
     if (!self_) {
-        throw StartupError(
-            binding_.where + ": binding " + binding_.name + ": plugin " + binding_.plugin +
-            " refused its config: " + (err.message[0] ? err.message : "no reason given"));
+        throw StartupError(binding_.where + ": binding " + binding_.name + ": plugin " +
+                           binding_.plugin + " refused its config: " +
+                           (err.message[0] ? err.message : "no reason given"));
     }
 }
 

@@ -27,8 +27,9 @@ using Buckets = std::map<std::string, KvStore, std::less<>>;
 class PluginInstance {
 public:
     // Calls the plugin's create(); throws StartupError naming the binding when it fails.
-    PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding, const Config& config,
-                   const NatsClient& nats, Metrics& metrics, Buckets& buckets);
+    PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding,
+                   const Config& config, const NatsClient& nats, Metrics& metrics,
+                   Buckets& buckets);
     ~PluginInstance();
     PluginInstance(const PluginInstance&) = delete;
     PluginInstance& operator=(const PluginInstance&) = delete;
