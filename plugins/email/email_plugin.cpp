@@ -11,6 +11,7 @@
 
 #include "address.hpp"
 #include "email_config.hpp"
+#include "keep_alive.hpp"
 #include "message_templates.hpp"
 #include "mime.hpp"
 #include "smtp_sender.hpp"
@@ -166,13 +167,20 @@ private:
 
     Outcome deliver(const plugin::EventView& ev, const std::string& key, const Mailbox& from,
                     const Mailbox& to, const std::string& message) {
-        std::function<void()> alive = [&] {
-            auto s = host_.in_progress(ev);
-            if (!s.ok()) host_.warn("email in_progress failed", {{"error", s.error}});
-        };
-        if (!host_.has_in_progress()) alive = nullptr;
         auto started = std::chrono::steady_clock::now();
-        SendResult r = sender_.send(from, to, message, alive, config_.in_progress_interval);
+        SendResult r;
+        {
+            // The event is valid until handle() returns, and this object ends before that.
+            std::function<void()> beat;
+            if (host_.has_in_progress()) {
+                beat = [&] {
+                    auto s = host_.in_progress(ev);
+                    if (!s.ok()) host_.warn("email in_progress failed", {{"error", s.error}});
+                };
+            }
+            KeepAlive alive(config_.in_progress_interval, std::move(beat));
+            r = sender_.send(from, to, message);
+        }
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count();

@@ -160,9 +160,21 @@ std::string base64_lines(std::string_view bytes) {
     return out;
 }
 
+// Text in canonical form (RFC 2045 6.8): every line ends with CRLF before it is encoded.
+std::string crlf_lines(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 32);
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+        if (text[i] == '\n') out += '\r';
+        out += text[i];
+    }
+    return out;
+}
+
 std::string_view encode_body(std::string_view text, std::string& out) {
     std::string qp = quoted_printable(text);
-    std::string b64 = base64_lines(text);
+    std::string b64 = base64_lines(crlf_lines(text));
     if (b64.size() < qp.size()) {
         out = std::move(b64);
         return "base64";
@@ -209,9 +221,11 @@ Result<std::string> build_message(const MessageParts& p) {
         p.html.find(p.boundary) != std::string::npos) {
         return make_error("the multipart boundary is empty or occurs in a body");
     }
-    m += "Content-Type: multipart/alternative; boundary=\"" + p.boundary + "\"\r\n\r\n";
-    m += "--" + p.boundary + "\r\n" + body_part("text/plain", p.text);
-    m += "--" + p.boundary + "\r\n" + body_part("text/html", p.html);
+    m += "Content-Type: multipart/alternative;\r\n boundary=\"" + p.boundary + "\"\r\n\r\n";
+    // The CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1): the extra one
+    // keeps each body's own last line end.
+    m += "--" + p.boundary + "\r\n" + body_part("text/plain", p.text) + "\r\n";
+    m += "--" + p.boundary + "\r\n" + body_part("text/html", p.html) + "\r\n";
     m += "--" + p.boundary + "--\r\n";
     return m;
 }

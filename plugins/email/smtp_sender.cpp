@@ -1,12 +1,10 @@
 #include "smtp_sender.hpp"
 
-#include <chrono>
+#include <algorithm>
 #include <cstring>
 
 namespace bb::email {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
@@ -20,18 +18,17 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 // EHLO once per connection, so the capabilities outlive a transfer on a reused one.
 struct SmtpSender::Connection {
     CURL* curl = nullptr;
+
     bool smtputf8_offered = false;
     std::string reply;    // the server's last complete reply, all its lines
     std::string partial;  // lines of a multi-line reply still arriving
+    std::string failure;  // the last 4xx or 5xx reply of this transfer
 
     // Per transfer.
     std::string_view body;
     size_t offset = 0;
     bool needs_smtputf8 = false;
     bool refused_for_smtputf8 = false;
-    const std::function<void()>* still_working = nullptr;
-    std::chrono::milliseconds alive_every{1000};
-    Clock::time_point last_alive;
     char error[CURL_ERROR_SIZE] = {};
 
     ~Connection() {
@@ -57,6 +54,8 @@ struct SmtpSender::Connection {
             if (!partial.empty()) partial += " | ";
             partial += line;
             if (line.size() == 3 || line[3] == ' ') {
+                // A failure is followed by QUIT and its "221 Bye": keep the failing reply.
+                if (line[0] == '4' || line[0] == '5') failure = partial;
                 reply = std::move(partial);
                 partial.clear();
             }
@@ -83,16 +82,6 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
     std::memcpy(buffer, c.body.data() + c.offset, n);
     c.offset += n;
     return n;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto& c = *static_cast<SmtpSender::Connection*>(user);
-    auto now = Clock::now();
-    if (c.still_working && *c.still_working && now - c.last_alive >= c.alive_every) {
-        c.last_alive = now;
-        (*c.still_working)();
-    }
-    return 0;
 }
 
 SendResult failed(SendResult::Kind kind, long code, std::string reason) {
@@ -137,9 +126,6 @@ void SmtpSender::configure(Connection& c) {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &c);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &c);
     // The debug hook is the only way libcurl shows the EHLO capabilities and reply texts.
     curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &on_debug);
@@ -161,9 +147,7 @@ void SmtpSender::configure(Connection& c) {
     }
 }
 
-SendResult SmtpSender::send(const Mailbox& from, const Mailbox& to, const std::string& message,
-                            const std::function<void()>& still_working,
-                            std::chrono::milliseconds alive_every) {
+SendResult SmtpSender::send(const Mailbox& from, const Mailbox& to, const std::string& message) {
     auto c = take();
     if (!c) return failed(SendResult::kRetry, 0, "cannot make a libcurl handle");
     std::string mail_from = "<" + from.address() + ">";
@@ -173,12 +157,10 @@ SendResult SmtpSender::send(const Mailbox& from, const Mailbox& to, const std::s
     c->offset = 0;
     c->needs_smtputf8 = to.needs_smtputf8() || from.needs_smtputf8();
     c->refused_for_smtputf8 = false;
-    c->still_working = &still_working;
-    c->alive_every = alive_every;
-    c->last_alive = Clock::now();
     c->error[0] = '\0';
     c->reply.clear();
     c->partial.clear();
+    c->failure.clear();
     curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, mail_from.c_str());
     curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, rcpt.get());
     curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
@@ -187,10 +169,10 @@ SendResult SmtpSender::send(const Mailbox& from, const Mailbox& to, const std::s
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
     // Nothing of this transfer may dangle into the next one on this handle.
     curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, nullptr);
-    c->still_working = nullptr;
     c->body = {};
     std::string detail = c->error[0] ? c->error : curl_easy_strerror(rc);
-    std::string reply = c->reply.empty() ? "" : ": server said \"" + c->reply + "\"";
+    const std::string& said = c->failure.empty() ? c->reply : c->failure;
+    std::string reply = said.empty() ? "" : ": server said \"" + said + "\"";
     bool utf8_refused = c->refused_for_smtputf8 ||
                         (c->needs_smtputf8 && !c->smtputf8_offered && code >= 500 && code < 600);
     give_back(std::move(c));

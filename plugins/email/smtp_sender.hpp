@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,11 +30,9 @@ public:
     SmtpSender(const SmtpSender&) = delete;
     SmtpSender& operator=(const SmtpSender&) = delete;
 
-    // One message to one recipient: the envelope's RCPT is exactly `to`. `still_working`
-    // is called from inside the transfer, at most every `alive_every`, while it lasts.
-    SendResult send(const Mailbox& from, const Mailbox& to, const std::string& message,
-                    const std::function<void()>& still_working,
-                    std::chrono::milliseconds alive_every);
+    // One message to one recipient: the envelope's RCPT is exactly `to`. Blocks until the
+    // server answered the end of the data, or send_timeout.
+    SendResult send(const Mailbox& from, const Mailbox& to, const std::string& message);
 
     struct Connection;  // one libcurl handle and its connection (smtp_sender.cpp)
 
