@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE bb_itest_email
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
@@ -17,14 +18,16 @@ namespace {
 struct Binding {
     std::string smtp = "tls: none";  // more keys of the smtp: map
     int attempts = 3;
+    int concurrency = 2;
     std::string timeout = "5s";
     std::string extra_config;  // more keys of the plugin's config
 };
 
 std::string email_binding(const std::string& url, const Binding& b = {}) {
     return "  - name: welcome\n    plugin: email\n    subjects: [\"events.>\"]\n"
-           "    start: all\n    concurrency: 2\n    attempts: " +
-           std::to_string(b.attempts) + "\n    timeout: " + b.timeout +
+           "    start: all\n    concurrency: " +
+           std::to_string(b.concurrency) + "\n    attempts: " + std::to_string(b.attempts) +
+           "\n    timeout: " + b.timeout +
            "\n    backoff: { initial: 200ms, factor: 1, max: 200ms, jitter: 0 }\n"
            "    config:\n"
            "      smtp: { url: \"" +
@@ -257,6 +260,39 @@ BOOST_AUTO_TEST_CASE(required_starttls_against_a_server_without_it_fails_clearly
     const std::string& error = *dlq_messages().at(0).header("Bridge-Dlq-Error");
     BOOST_TEST(error.find("does not offer STARTTLS") != std::string::npos, error);
     BOOST_TEST(sink->messages().empty());
+}
+
+BOOST_AUTO_TEST_CASE(messages_one_after_another_reuse_one_connection) {
+    Binding b;
+    b.concurrency = 1;
+    start({}, b);
+    for (const char* id : {"reuse-1", "reuse-2", "reuse-3"}) {
+        publish(user_created(id, {{"email", std::string(id) + "@example.com"}, {"name", id}}));
+    }
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 3; }, 20s),
+                       bridge().log_text());
+    auto messages = sink->messages();
+    // The client's port names its connection.
+    BOOST_TEST(messages[1]["peer"] == messages[0]["peer"]);
+    BOOST_TEST(messages[2]["peer"] == messages[0]["peer"]);
+}
+
+BOOST_AUTO_TEST_CASE(starttls_with_a_trusted_certificate_delivers_over_tls) {
+    auto cert = (dir() / "cert.pem").string();
+    auto key = (dir() / "key.pem").string();
+    // A throwaway self-signed certificate for 127.0.0.1, trusted through smtp.ca_file.
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
+    Binding b;
+    b.smtp = "tls: starttls, ca_file: " + cert;
+    start({"--starttls-cert", cert, "--starttls-key", key}, b);
+    publish(user_created("tls-ok", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s),
+                       bridge().log_text());
+    BOOST_TEST(sink->messages().at(0)["tls"] == true);
 }
 
 BOOST_AUTO_TEST_CASE(a_send_slower_than_the_timeout_is_kept_alive_and_sent_once) {

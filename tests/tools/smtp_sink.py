@@ -2,7 +2,8 @@
 """A controllable SMTP server on loopback for tests and scripts/run-local.
 
 Each accepted message is written as <folder>/<n>.eml (the bytes as received) and
-<folder>/<n>.json: the envelope (mail_from, mail_options, rcpt_tos) and the message as
+<folder>/<n>.json: the connection (peer, tls), the envelope (mail_from, mail_options,
+rcpt_tos) and the message as
 Python's email package reads it (each header decoded, each body part decoded), so a
 test checks the result with an independent MIME parser.
 
@@ -56,6 +57,8 @@ class Sink:
         base = os.path.join(self.args.folder, "%d" % self.count)
         raw = envelope.original_content or envelope.content
         record = {
+            "peer": list(session.peer),  # the client's address and port: one per connection
+            "tls": session.ssl is not None,
             "mail_from": envelope.mail_from,
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
