@@ -1,5 +1,7 @@
-// BindingRunner's timer, ticker and shutdown: everything that runs beside the handlers.
+// BindingRunner's timer, ticker, keep-alive and shutdown: everything beside the handler calls.
 #include <algorithm>
+
+#include <bb/plugin.hpp>
 
 #include "broker-bridge/log.hpp"
 #include "handlers/binding_runner.hpp"
@@ -65,6 +67,30 @@ void BindingRunner::check_timeouts() {
             "handler timed out after " + std::to_string(binding_.timeout.count()) + "ms";
         answer(d, Outcome::kTimeout, next_delay_ms(d->delivered), error);
     }
+}
+
+// bb_host.in_progress: the call handling `event` is alive. Its take-over moves to one timeout
+// from now (under the lock check_timeouts() reads deadlines with) and JetStream restarts the
+// message's ack wait, which is a timeout plus the ack margin long.
+bb_status BindingRunner::keep_alive(const bb_event& event, bb_error* err) {
+    std::shared_ptr<Delivery> d;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& f : in_flight_) {
+            if (&f->c_event == &event && f->state.load() == Delivery::kRunning) d = f;
+        }
+        if (d) d->deadline = std::max(d->deadline, Clock::now() + binding_.timeout);
+    }
+    if (!d) {
+        bb_error_set(err, "in_progress: the event is not being handled (or its call timed out)");
+        return BB_INVALID;
+    }
+    natsStatus s = natsMsg_InProgress(d->msg.get(), nullptr);
+    if (s != NATS_OK) {
+        bb_error_set(err, std::string("in_progress: ") + natsStatus_GetText(s));
+        return BB_UNAVAILABLE;
+    }
+    return BB_OK;
 }
 
 // Held events wait behind an earlier one of their aggregate, queued ones for a worker

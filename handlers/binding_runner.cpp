@@ -66,6 +66,8 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const
         filter_ = expr::Expression::parse(
             binding_.filter, binding_.where + ": bindings " + binding_.name + " filter");
     }
+    plugin_.set_in_progress(
+        [this](const bb_event& event, bb_error* err) { return keep_alive(event, err); });
 }
 
 BindingRunner::~BindingRunner() { stop(Clock::now()); }

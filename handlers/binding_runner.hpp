@@ -84,6 +84,7 @@ private:
     void timer_loop();
     void tick_loop();
     void check_timeouts();
+    bb_status keep_alive(const bb_event& event, bb_error* err);
     void extend_waiting();
     void unblock_abandoned_aggregates();
     std::shared_ptr<Delivery> next_of(Aggregate& agg);

@@ -323,6 +323,20 @@ struct HostCalls {
     static void set_tick(void* ctx, uint32_t interval_ms) noexcept {
         self(ctx).tick_interval_ms_.store(interval_ms);
     }
+
+    static bb_status in_progress(void* ctx, const bb_event* event, bb_error* err) noexcept {
+        try {
+            auto& p = self(ctx);
+            if (!event || !p.in_progress_) {
+                set_error(err, "in_progress: no event being handled");
+                return BB_INVALID;
+            }
+            return p.in_progress_(*event, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
+    }
 };
 
 PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding,
@@ -351,6 +365,7 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& 
     host_.set_tick = &HostCalls::set_tick;
     host_.config_dir = config_dir_.c_str();
     host_.binding_name = binding_.name.c_str();
+    host_.in_progress = &HostCalls::in_progress;
 
     bb_error err{};
     const std::string& yaml = binding_.plugin_config_yaml;

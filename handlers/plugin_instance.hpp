@@ -3,6 +3,7 @@
 #include <bb/plugin.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,10 @@ public:
     // What the plugin asked for with set_tick; 0 = no ticks.
     uint32_t tick_interval_ms() const { return tick_interval_ms_.load(); }
 
+    // Serves bb_host.in_progress: set once by the binding's runner before it starts.
+    using InProgressFn = std::function<bb_status(const bb_event&, bb_error*)>;
+    void set_in_progress(InProgressFn fn) { in_progress_ = std::move(fn); }
+
     const BindingConfig& binding() const { return binding_; }
     const LoadedPlugin& plugin() const { return plugin_; }
 
@@ -57,6 +62,7 @@ private:
     bb_host host_{};
     void* self_ = nullptr;
     std::atomic<uint32_t> tick_interval_ms_{0};
+    InProgressFn in_progress_;
 };
 
 // The id of a follow-up event: derived from the source event id, the binding and the

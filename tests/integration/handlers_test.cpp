@@ -246,6 +246,53 @@ BOOST_AUTO_TEST_CASE(a_handler_that_overruns_its_timeout_counts_as_a_failed_atte
     BOOST_TEST(d.header("Bridge-Dlq-Error")->find("timed out") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_handler_that_reports_progress_outlasts_its_timeout_and_is_acked_once) {
+    // 1.2 s of work against a 300 ms timeout and an 800 ms ack wait (timeout + ack_margin):
+    // without in_progress both the host and JetStream would give the event to someone else.
+    start_bridge(
+        "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"
+        "    start: all\n    concurrency: 1\n    attempts: 3\n    timeout: 300ms\n"
+        "    backoff: { initial: 100ms, factor: 1, max: 100ms, jitter: 0 }\n"
+        "    config:\n      log_file: " +
+        handled_log().string() + "\n      sleep_ms_types: { Slow: 1200 }\n" +
+        "      in_progress_ms: 100\n");
+    publish(make_event("Slow", "slow-alive"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return !handled("slow-alive").empty(); }, 20s));
+    auto calls = handled("slow-alive");
+    BOOST_TEST(calls.size() == 1u);
+    BOOST_TEST(calls[0].outcome == "done");
+    BOOST_TEST(calls[0].attempt == 1);
+    // Acknowledged once: nothing pending, nothing redelivered, one delivery in all. A later
+    // event on the same single worker proves the consumer moved on past it.
+    publish(make_event("Fast", "fast-after"));
+    BOOST_TEST_REQUIRE(wait_until([&] { return !handled("fast-after").empty(); }, 20s));
+    std::string durable = bb::durable_name("scripted", "events.>");
+    int64_t redelivered = -1;
+    uint64_t delivered = 0;
+    // Acks are asynchronous: wait until the server has seen both.
+    bool settled = wait_until(
+        [&] {
+            jsConsumerInfo* info = nullptr;
+            jsErrCode jerr = static_cast<jsErrCode>(0);
+            if (js_GetConsumerInfo(&info, client().js(), "EVENTS", durable.c_str(), nullptr,
+                                   &jerr) != NATS_OK) {
+                return false;
+            }
+            bool idle = info->NumAckPending == 0;
+            redelivered = info->NumRedelivered;
+            delivered = info->Delivered.Consumer;
+            jsConsumerInfo_Destroy(info);
+            return idle;
+        },
+        10s, 50ms);
+    BOOST_TEST(settled);
+    BOOST_TEST(redelivered == 0);
+    BOOST_TEST(delivered == 2u);
+    BOOST_TEST(handled("slow-alive").size() == 1u);
+    BOOST_TEST(stream_messages("DLQ") == 0u);
+    BOOST_TEST(bridge().log_text().find("overran its timeout") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(shutdown_mid_stream_loses_nothing) {
     std::string db = (dir() / "analytics.db").string();
     std::string binding =

@@ -10,6 +10,7 @@
 //   abort_types: [Crash]          # std::abort(): a handler that takes the process down
 //   throw_types: [Throw]          # throw std::runtime_error from handle()
 //   sleep_ms_types: {Slow: 200}   # sleep first (then the other rules apply)
+//   in_progress_ms: 100           # while sleeping, call host in_progress this often
 //   emit_types: {UserCreated: WelcomeQueued}  # publish a follow-up through the host
 //   retry_after_ms: 500           # every retry answer asks for at least this delay
 //
@@ -51,8 +52,9 @@ struct Script {
     std::map<std::string, int64_t, std::less<>> sleep_ms_types;
     std::map<std::string, std::string, std::less<>> emit_types;
     int64_t retry_after_ms = 0;
-    std::string once_bucket;  // idempotency keys: a second handling of an id does nothing
-    int64_t tick_ms = 0;      // log a "tick" line on the host's timer
+    std::string once_bucket;     // idempotency keys: a second handling of an id does nothing
+    int64_t tick_ms = 0;         // log a "tick" line on the host's timer
+    int64_t in_progress_ms = 0;  // 0: sleep in one piece
 };
 
 [[noreturn]] void fail(const std::string& key, const std::string& what) {
@@ -106,6 +108,8 @@ void read_setting(Script& s, const std::string& key, const YAML::Node& value) {
             value, key, [](const YAML::Node& n) { return n.as<std::string>(); });
     } else if (key == "once_bucket") {
         s.once_bucket = value.as<std::string>();
+    } else if (key == "in_progress_ms") {
+        s.in_progress_ms = read_integer(value, key, 0, kMaxSleepMs);
     } else if (key == "tick_ms") {
         s.tick_ms = read_integer(value, key, 0, 3600000);
     } else if (key == "retry_after_ms") {
@@ -161,7 +165,7 @@ public:
     Outcome handle(const EventView& ev) {
         const std::string type(ev.type());
         if (auto it = script_.sleep_ms_types.find(type); it != script_.sleep_ms_types.end()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(it->second));
+            sleep(ev, it->second);
         }
         if (script_.abort_types.contains(type)) {
             record(ev, "abort");
@@ -181,6 +185,17 @@ public:
     void tick() { write_line(std::to_string(unix_ms()) + " tick 0 tick tick\n"); }
 
 private:
+    // Sleeps `ms`, in slices of in_progress_ms with an in_progress call after each one.
+    void sleep(const EventView& ev, int64_t ms) {
+        int64_t slice = script_.in_progress_ms > 0 ? script_.in_progress_ms : ms;
+        for (int64_t left = ms; left > 0; left -= slice) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(slice, left)));
+            if (script_.in_progress_ms == 0 || left <= slice) continue;
+            auto status = host_.in_progress(ev);
+            if (!status.ok()) throw std::runtime_error("scripted: in_progress: " + status.error);
+        }
+    }
+
     Outcome decide(const EventView& ev, const std::string& type, const char*& label) {
         if (script_.reject_types.contains(type))
             return Outcome::reject("scripted: rejects " + type);

@@ -183,6 +183,18 @@ typedef struct bb_host {
 
     /* The binding's name, NUL-terminated, for the plugin's own logs and keys. */
     const char* binding_name;
+
+    /*
+     * Says that `event` (the one handle() is working on, called from inside that handle())
+     * is still being worked on: JetStream restarts the message's ack wait (an in-progress
+     * acknowledgement, +WPI), and the host pushes its own timeout take-over of this call
+     * back to one binding timeout from now. A handler that keeps calling it is neither
+     * redelivered nor taken over however long it runs; one that stops is, a timeout after
+     * its last call. Fails with BB_INVALID for an event that is not being handled (or whose
+     * call already timed out) and BB_UNAVAILABLE when the acknowledgement could not be sent.
+     * Added after the first release of ABI 1: check struct_size before calling it.
+     */
+    bb_status (*in_progress)(void* ctx, const bb_event* event, bb_error* err);
 } bb_host;
 
 /* Returned by bb_plugin_describe(); static storage owned by the plugin. */

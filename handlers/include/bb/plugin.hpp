@@ -407,6 +407,20 @@ public:
         table_->set_tick(table_->ctx, static_cast<uint32_t>(ms));
     }
 
+    // Keeps the delivery of `event` alive while handle() works on it (see bb_host.in_progress):
+    // call it at most every timeout/3 during a long call. A host older than this call
+    // answers BB_ERROR without side effects.
+    Status in_progress(const EventView& event) const {
+        if (!has_in_progress()) return Status{BB_ERROR, "the host does not offer in_progress"};
+        bb_error err{};
+        bb_status code = table_->in_progress(table_->ctx, &event.raw(), &err);
+        return make_status(code, err);
+    }
+    bool has_in_progress() const noexcept {
+        constexpr size_t needed = offsetof(bb_host, in_progress) + sizeof(bb_host::in_progress);
+        return table_->struct_size >= needed && table_->in_progress != nullptr;
+    }
+
     const bb_host& table() const noexcept { return *table_; }
 
 private:
