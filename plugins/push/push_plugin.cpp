@@ -1,6 +1,6 @@
 // The push plugin: Web Push notifications to every device of a user (RFC 8030, 8291, 8292),
 // and the store of those devices, fed by subscription events. See
-// docs/PLUGINS-push.md for the configuration and the outcomes.
+// docs/PLUGINS.md#push for the configuration and the outcomes.
 #include <curl/curl.h>
 #include <bb/plugin.hpp>
 #include <nlohmann/json.hpp>
