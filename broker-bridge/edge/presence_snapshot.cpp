@@ -9,16 +9,17 @@ using nlohmann::json;
 
 using KvEntryHandle = std::unique_ptr<kvEntry, CDestroy<&kvEntry_Destroy>>;
 
-// An entry the plugin wrote: {"seq": N, "data": {...}}; anything else is refused.
+// An entry the plugin wrote: {"seq": N, "data": {...}}. Before its first change is
+// published an entry may have neither: it then stands for the empty state before any
+// message of the channel (seq 0).
 Result<Snapshot> parse_snapshot(const std::string& text) {
     json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) return Error{"snapshot entry is not JSON"};
     auto seq = doc.find("seq");
     auto data = doc.find("data");
-    if (seq == doc.end() || !seq->is_number_unsigned() || data == doc.end()) {
-        return Error{"snapshot entry lacks seq or data"};
-    }
-    return Snapshot{seq->get<uint64_t>(), *data};
+    if (seq != doc.end() && !seq->is_number_unsigned()) return Error{"snapshot seq is no number"};
+    return Snapshot{seq != doc.end() ? seq->get<uint64_t>() : 0,
+                    data != doc.end() ? *data : json::object()};
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ void OrgChannel::sync(const std::string& org, const std::string& user, const std
             shown = (*users)[user].value("status", "offline");
         }
         json next = entry.value;
+        // Every entry names its sequence and state, also before its first change is out.
+        if (!next.contains("seq")) next["seq"] = 0;
+        if (!next["data"]["users"].is_object()) next["data"]["users"] = json::object();
         if (shown == status) {
             next["revs"][user] = user_rev;  // nothing to tell: remember it is up to date
             if (store_.write(k, next, entry.revision)) return;

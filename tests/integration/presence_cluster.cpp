@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -161,7 +162,8 @@ PresenceCluster::~PresenceCluster() {
     host_.reset();
     client_.reset();
     std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    // BB_KEEP=1 keeps the configs and daemon logs for a look after a failure.
+    if (!std::getenv("BB_KEEP")) std::filesystem::remove_all(dir_, ec);
 }
 
 void PresenceCluster::write_config(const std::string& name, const std::string& body) {
