@@ -202,11 +202,16 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
         {"nats", "streams", "buckets", "admin", "log", "plugins", "handlers", "bindings", "edge"});
     read_nats(root["nats"], c.nats, c.dir);
     Node streams = root["streams"];
-    streams.expect_keys({"events", "dlq", "realtime", "advisories"});
+    streams.expect_keys({"events", "dlq", "realtime", "advisories", "presence"});
     read_stream(streams["events"], c.events);
     read_stream(streams["dlq"], c.dlq);
     read_stream(streams["realtime"], c.realtime);
     read_stream(streams["advisories"], c.advisories);
+    if (streams.has("presence")) {
+        c.presence = StreamConfig{"PRESENCE", {"presence.>"}, Storage::kFile, 1, Millis{60000},
+                                  Millis{60000}, -1, -1, std::nullopt};
+        read_stream(streams["presence"], *c.presence);
+    }
     require_prefix(streams["events"], c.events, "events");
     require_prefix(streams["dlq"], c.dlq, "dlq");
     read_buckets(root["buckets"], c.buckets);
@@ -222,6 +227,17 @@ Config parse_config(const std::string& text, const std::filesystem::path& file) 
     read_bindings(root["bindings"], c);
     if (root.has("edge")) c.edge = read_edge_config(root["edge"], c.dir);
     return c;
+}
+
+std::vector<const StreamConfig*> provisioned_streams(const Config& c) {
+    std::vector<const StreamConfig*> out{&c.events, &c.dlq, &c.realtime, &c.advisories};
+    if (c.presence) out.push_back(&*c.presence);
+    return out;
+}
+
+const StreamConfig& binding_stream(const Config& c, const BindingConfig& b) {
+    if (c.presence && b.stream == c.presence->name) return *c.presence;
+    return c.events;
 }
 
 Config load_config(const std::filesystem::path& file) {

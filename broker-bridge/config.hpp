@@ -100,6 +100,8 @@ struct BindingConfig {
     StartPosition start;
     std::vector<std::string> publish_prefixes;  // subjects the plugin may publish under
     std::string plugin_config_yaml;             // the `config:` subtree, as YAML text
+    // The stream the binding consumes: `events` (default) or `presence` (streams: keys).
+    std::string stream;
     std::string where;                          // "file:line:col" of the binding, for errors
 };
 
@@ -135,6 +137,9 @@ struct Config {
                             {"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"},
                             Storage::kFile, 1, Millis{14LL * 86400000}, Millis{120000}, -1, -1,
                             std::nullopt};
+    // Connection churn reported by the edge (presence.>): a stream of its own with a short
+    // history, so the bindings of EVENTS never see it. Present only when configured.
+    std::optional<StreamConfig> presence;
     std::vector<BucketConfig> buckets;
     AdminConfig admin;
     LogConfig log;
@@ -143,6 +148,12 @@ struct Config {
     std::vector<BindingConfig> bindings;
     std::optional<EdgeConfig> edge;  // present: `run` starts the WebSocket edge too
 };
+
+// The streams `run` provisions: events, dlq, realtime, advisories and, when set, presence.
+std::vector<const StreamConfig*> provisioned_streams(const Config& c);
+
+// The stream a binding consumes (its `stream:` key); events unless it names presence.
+const StreamConfig& binding_stream(const Config& c, const BindingConfig& b);
 
 // Reads, checks and resolves a config file. Throws ConfigError naming the place.
 Config load_config(const std::filesystem::path& file);

@@ -158,7 +158,8 @@ void read_filter(const Node& n, BindingConfig& b) {
 
 BindingConfig read_binding(const Node& n, const Config& c) {
     n.expect_keys({"name", "plugin", "subjects", "filter", "concurrency", "ordering", "priority",
-                   "attempts", "backoff", "timeout", "start", "publish_prefixes", "config"});
+                   "attempts", "backoff", "timeout", "start", "publish_prefixes", "config",
+                   "stream"});
     BindingConfig b;
     b.where = n.where();
     b.name = n.required("name").as_string();
@@ -171,7 +172,18 @@ BindingConfig read_binding(const Node& n, const Config& c) {
             "a plugin name is 1-48 characters of a-z, 0-9 and '_' (the file is "
             "libbb_plugin_<name>.so)");
     }
-    read_subjects(n, b, c.events);
+    const StreamConfig* stream = &c.events;
+    if (n.has("stream")) {
+        std::string key = n["stream"].as_string();
+        if (key == "presence" && c.presence) {
+            stream = &*c.presence;
+        } else if (key != "events") {
+            n["stream"].fail("stream must be 'events' or 'presence' (with streams.presence "
+                             "configured), got '" + key + "'");
+        }
+    }
+    b.stream = stream->name;
+    read_subjects(n, b, *stream);
     if (n.has("filter")) read_filter(n["filter"], b);
     if (n.has("concurrency")) b.concurrency = static_cast<int>(n["concurrency"].as_int(1, 1024));
     read_enums(n, b);

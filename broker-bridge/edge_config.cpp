@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "broker-bridge/subject.hpp"
+
 namespace bb {
 namespace {
 
@@ -50,7 +52,7 @@ ChannelPublishConfig read_publish(const Node& n) {
 }
 
 ChannelConfig read_channel(const Node& n) {
-    n.expect_keys({"pattern", "subject", "subscribe", "publish", "skip_author"});
+    n.expect_keys({"pattern", "subject", "subscribe", "publish", "skip_author", "snapshot"});
     ChannelConfig c;
     c.where = n.where();
     c.pattern = n.required("pattern").as_string();
@@ -58,6 +60,7 @@ ChannelConfig read_channel(const Node& n) {
     c.subscribe = read_rule(n.required("subscribe"));
     if (n.has("publish")) c.publish = read_publish(n["publish"]);
     if (n.has("skip_author")) c.skip_author = read_skip_author(n["skip_author"]);
+    if (n.has("snapshot")) c.snapshot = n["snapshot"].as_string();
     return c;
 }
 
@@ -113,12 +116,32 @@ void read_intervals(const Node& n, EdgeConfig& e) {
     }
 }
 
+EdgePresenceConfig read_presence(const Node& n) {
+    n.expect_keys({"subject_prefix", "node_id", "heartbeat_interval", "bucket",
+                   "max_queued_events"});
+    EdgePresenceConfig p;
+    if (n.has("subject_prefix")) p.subject_prefix = n["subject_prefix"].as_string();
+    if (!is_valid_subject_pattern(p.subject_prefix) ||
+        p.subject_prefix.find_first_of("*>") != std::string::npos) {
+        n["subject_prefix"].fail("subject_prefix must be a subject without wildcards");
+    }
+    if (n.has("node_id")) p.node_id = n["node_id"].as_string();
+    if (p.node_id.find_first_of(".*> \t\r\n") != std::string::npos) {
+        n["node_id"].fail("node_id must be one subject token");
+    }
+    read_duration(n, "heartbeat_interval", p.heartbeat_interval);
+    if (n.has("bucket")) p.bucket = n["bucket"].as_string();
+    read_count(n, "max_queued_events", p.max_queued_events, 1);
+    return p;
+}
+
 }  // namespace
 
 EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_dir) {
     n.expect_keys({"listen", "path", "threads", "workers", "connect_timeout", "ping_interval",
                    "ping_timeout", "shutdown_reconnect_in", "drain_timeout", "permessage_deflate",
-                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels"});
+                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels",
+                   "presence"});
     EdgeConfig e;
     e.listen = n.required("listen").as_string();
     if (e.listen.rfind(':') == std::string::npos) n["listen"].fail("listen must be host:port");
@@ -134,6 +157,13 @@ EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_d
     e.auth = read_auth_config(n.required("auth"), config_dir);
     read_channels(n["channels"], e);
     if (e.channels.empty()) n.fail("the edge needs at least one entry under channels");
+    if (n.has("presence")) e.presence = read_presence(n["presence"]);
+    for (size_t i = 0; i < e.channels.size(); ++i) {
+        if (!e.channels[i].snapshot.empty() && !e.presence) {
+            n["channels"].items()[i]["snapshot"].fail(
+                "a snapshot channel needs edge.presence (its bucket holds the snapshots)");
+        }
+    }
     return e;
 }
 

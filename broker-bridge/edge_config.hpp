@@ -39,6 +39,9 @@ struct ChannelConfig {
     ChannelRuleText subscribe;
     std::optional<ChannelPublishConfig> publish;
     SkipAuthor skip_author = SkipAuthor::kNone;
+    // Key template in edge.presence.bucket (e.g. "org.{org}"): a subscribe first gets the
+    // state stored there as a `snapshot`, then the channel's messages after its sequence.
+    std::string snapshot;
     std::string where;  // "file:line:col", for errors found later
 };
 
@@ -54,6 +57,18 @@ struct EdgeLimits {
     int64_t commands_per_second = 50;        // per connection; past the burst: close 4029
     int64_t command_burst = 100;
     int64_t max_recovery_messages = 1000;  // more missed than this: recovered=false
+};
+
+// Presence reporting (docs/PRESENCE.md): connection events and a heartbeat per node,
+// published under <subject_prefix>.node.<Type>; deactivations arrive on
+// <subject_prefix>.control.UserDeactivated.
+struct EdgePresenceConfig {
+    std::string subject_prefix = "presence";
+    std::string node_id;  // empty: <host name>-<pid>
+    std::chrono::milliseconds heartbeat_interval{5000};
+    std::string bucket = "presence";  // where snapshot channels read their state
+    // Events waiting for NATS (while it is unreachable); past this the oldest are dropped.
+    int64_t max_queued_events = 100000;
 };
 
 struct EdgeConfig {
@@ -72,6 +87,7 @@ struct EdgeConfig {
     EdgeLimits limits;
     AuthConfig auth;
     std::vector<ChannelConfig> channels;
+    std::optional<EdgePresenceConfig> presence;
 };
 
 // Reads `edge:`; relative key files resolve against `config_dir`. Throws ConfigError naming

@@ -369,7 +369,7 @@ bool BindingRunner::dead_letter(Delivery& d, int reason, const std::string& erro
     info.reason = static_cast<DlqReason>(reason);
     info.error = error;
     info.attempts = static_cast<uint32_t>(d.delivered);
-    info.stream = config_.events.name;
+    info.stream = stream();
     info.stream_seq = d.stream_seq;
     info.original_subject = d.subject;
     {

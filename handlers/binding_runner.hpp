@@ -49,6 +49,7 @@ public:
 
     const std::string& name() const { return binding_.name; }
     const std::string& plugin_name() const { return binding_.plugin; }
+    const std::string& stream() const { return binding_stream(config_, binding_).name; }
     // The durable consumer names, one per subject, in the binding's subject order.
     std::vector<std::string> durables() const;
 

@@ -54,7 +54,7 @@ NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config
                                     const BindingConfig& b, const std::string& subject,
                                     const std::string& durable,
                                     std::chrono::milliseconds ack_wait) {
-    const std::string& stream = config.events.name;
+    const std::string& stream = binding_stream(config, b).name;
     std::string description = consumer_description(config.handlers.group, b.name);
     jsConsumerConfig cc;
     fill_config(cc, config, b, subject, durable, description, ack_wait);
@@ -96,7 +96,12 @@ NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config
 
 void remove_stale_consumers(const NatsClient& nats, const Config& config,
                             const std::set<std::string>& keep) {
-    const std::string& stream = config.events.name;
+    remove_stale_consumers(nats, config, config.events.name, keep);
+    if (config.presence) remove_stale_consumers(nats, config, config.presence->name, keep);
+}
+
+void remove_stale_consumers(const NatsClient& nats, const Config& config,
+                            const std::string& stream, const std::set<std::string>& keep) {
     std::string mark = "broker-bridge group=" + config.handlers.group + " ";
     jsConsumerInfoList* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);

@@ -25,5 +25,8 @@ std::string consumer_description(const std::string& group, const std::string& bi
 // Deletes the consumers of `group` on the events stream whose names are not in `keep`.
 void remove_stale_consumers(const NatsClient& nats, const Config& config,
                             const std::set<std::string>& keep);
+// The same for one stream.
+void remove_stale_consumers(const NatsClient& nats, const Config& config,
+                            const std::string& stream, const std::set<std::string>& keep);
 
 }  // namespace bb::handlers

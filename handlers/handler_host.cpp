@@ -113,7 +113,7 @@ void HandlerHost::poll_once() {
         for (const auto& durable : r->durables()) {
             jsConsumerInfo* raw = nullptr;
             jsErrCode jerr = static_cast<jsErrCode>(0);
-            natsStatus s = js_GetConsumerInfo(&raw, nats_.js(), config_.events.name.c_str(),
+            natsStatus s = js_GetConsumerInfo(&raw, nats_.js(), r->stream().c_str(),
                                               durable.c_str(), nullptr, &jerr);
             JsConsumerInfo info(raw);
             if (s != NATS_OK) continue;

@@ -37,7 +37,8 @@ log::Level to_level(bb_log_level l) {
 // A subject is "in a stream" when one of the provisioned streams' patterns covers it; such
 // a publish waits for the stream's acknowledgement instead of firing and forgetting.
 bool stream_covers(const Config& c, std::string_view subject) {
-    for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime}) {
+    for (const StreamConfig* s : provisioned_streams(c)) {
+        if (s == &c.advisories) continue;
         for (const auto& pattern : s->subjects) {
             if (subject_pattern_covers(pattern, subject)) return true;
         }
@@ -170,9 +171,7 @@ struct HostCalls {
         return BB_ERROR;
     }
 
-    static bb_status do_publish(PluginInstance& p, std::string_view subject,
-                                const bb_header* headers, size_t count, std::string_view body,
-                                bb_error* err) {
+    static bb_status check_publish(PluginInstance& p, std::string_view subject, bb_error* err) {
         if (!is_valid_subject(subject)) {
             set_error(err, "not a valid subject: " + std::string(subject.substr(0, 200)));
             return BB_INVALID;
@@ -186,6 +185,13 @@ struct HostCalls {
                                std::string(subject) + " (see its publish_prefixes)");
             return BB_FORBIDDEN;
         }
+        return BB_OK;
+    }
+
+    static bb_status do_publish(PluginInstance& p, std::string_view subject,
+                                const bb_header* headers, size_t count, std::string_view body,
+                                bb_error* err) {
+        if (bb_status s = check_publish(p, subject, err); s != BB_OK) return s;
         Headers list;
         for (size_t i = 0; i < count; ++i) {
             list.emplace_back(view(headers[i].name), view(headers[i].value));
@@ -203,6 +209,44 @@ struct HostCalls {
                 return BB_UNAVAILABLE;
             }
         }
+        p.metrics_.events_published("raw").Increment();
+        return BB_OK;
+    }
+
+    static bb_status publish_seq(void* ctx, const char* subject, const bb_header* headers,
+                                 size_t count, const char* data, size_t len, uint64_t* seq,
+                                 bb_error* err) noexcept {
+        try {
+            return do_publish_seq(self(ctx), subject ? subject : "", headers, count,
+                                  std::string_view(data ? data : "", len), seq, err);
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
+    }
+
+    static bb_status do_publish_seq(PluginInstance& p, std::string_view subject,
+                                    const bb_header* headers, size_t count, std::string_view body,
+                                    uint64_t* seq_out, bb_error* err) {
+        if (!stream_covers(p.config_, subject)) {
+            set_error(err, std::string(subject.substr(0, 200)) + " is in no stream");
+            return BB_INVALID;
+        }
+        // The same checks as publish(): a valid subject under the binding's prefixes.
+        if (bb_status s = check_publish(p, subject, err); s != BB_OK) return s;
+        Headers list;
+        for (size_t i = 0; i < count; ++i) {
+            list.emplace_back(view(headers[i].name), view(headers[i].value));
+        }
+        auto seq = p.nats_.js_publish(subject, list, body, "");
+        if (!seq) {
+            set_error(err, seq.error().what);
+            const std::string& why = seq.error().what;
+            bool stale = why.find("wrong last sequence") != std::string::npos ||
+                         why.find("error 10071") != std::string::npos;
+            return stale ? BB_EXISTS : BB_UNAVAILABLE;
+        }
+        if (seq_out) *seq_out = *seq;
         p.metrics_.events_published("raw").Increment();
         return BB_OK;
     }
@@ -366,6 +410,7 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& 
     host_.config_dir = config_dir_.c_str();
     host_.binding_name = binding_.name.c_str();
     host_.in_progress = &HostCalls::in_progress;
+    host_.publish_seq = &HostCalls::publish_seq;
 
     bb_error err{};
     const std::string& yaml = binding_.plugin_config_yaml;

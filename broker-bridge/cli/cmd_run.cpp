@@ -43,9 +43,7 @@ NatsClient connect_now(const Config& c, std::string_view name) {
 }
 
 void provision(const Config& c, const NatsClient& nats) {
-    for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime, &c.advisories}) {
-        ensure_stream(nats.js(), *s);
-    }
+    for (const StreamConfig* s : provisioned_streams(c)) ensure_stream(nats.js(), *s);
     for (const auto& b : c.buckets) ensure_bucket(nats.js(), b);
 }
 
@@ -179,7 +177,7 @@ int streams(const std::string& file) {
     provision(c, nats);
     std::printf("%-20s %12s %14s %12s %12s %10s\n", "STREAM", "MESSAGES", "BYTES", "FIRST", "LAST",
                 "CONSUMERS");
-    for (const StreamConfig* s : {&c.events, &c.dlq, &c.realtime, &c.advisories}) {
+    for (const StreamConfig* s : provisioned_streams(c)) {
         auto st = stream_status(nats.js(), s->name);
         if (!st) {
             std::printf("%-20s %s\n", s->name.c_str(), st.error().what.c_str());

@@ -40,7 +40,7 @@ nlohmann::json consumer_json(const NatsClient& nats, const Config& c,
     nlohmann::json j = {{"consumer", durable}, {"subject", subject}};
     jsConsumerInfo* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&raw, nats.js(), c.events.name.c_str(), durable.c_str(),
+    natsStatus s = js_GetConsumerInfo(&raw, nats.js(), binding_stream(c, b).name.c_str(), durable.c_str(),
                                       nullptr, &jerr);
     JsConsumerInfo info(raw);
     if (s != NATS_OK) {

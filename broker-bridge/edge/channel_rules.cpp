@@ -115,6 +115,14 @@ CompiledChannel compile_channel(const ChannelConfig& cfg, const std::string& sou
             }
         }
     }
+    if (!cfg.snapshot.empty()) {
+        c.snapshot_key = ChannelTemplate::parse(cfg.snapshot, what + ": snapshot");
+        for (const auto& n : c.snapshot_key->names()) {
+            if (std::find(names.begin(), names.end(), n) == names.end()) {
+                throw ConfigError(what + ": snapshot uses '{" + n + "}', not in the pattern");
+            }
+        }
+    }
     check_subject_template(c, source_prefix);
     return c;
 }

@@ -48,6 +48,7 @@ struct CompiledChannel {
     std::optional<ChannelTemplate> aggregate_id;  // publish.event.aggregate_id
     ChannelRule subscribe;
     std::optional<ChannelRule> publish;
+    std::optional<ChannelTemplate> snapshot_key;  // key in the presence bucket
 };
 
 // A channel name resolved to its rule and subjects.

@@ -16,6 +16,9 @@
 // until the last loop has stopped; each member is immutable or thread-safe.
 namespace bb::edge {
 
+class PresenceReporter;
+class SnapshotReader;
+
 struct EdgeContext {
     const EdgeConfig& config;
     const ChannelRules& rules;
@@ -27,6 +30,8 @@ struct EdgeContext {
     TaskPool& pool;
     ConnectionLimits& limits;
     EdgeMetrics& metrics;
+    PresenceReporter* presence = nullptr;  // null unless edge.presence is configured
+    SnapshotReader* snapshots = nullptr;   // likewise
 };
 
 }  // namespace bb::edge

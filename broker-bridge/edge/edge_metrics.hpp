@@ -25,9 +25,10 @@
 // Every accessor is thread-safe and allocation-free.
 namespace bb::edge {
 
-inline constexpr std::array<std::string_view, 12> kDisconnectReasons{
+inline constexpr std::array<std::string_view, 13> kDisconnectReasons{
     "client",   "unauthorized", "token_expired", "slow",     "rate_limited", "too_big",
-    "shutdown", "capacity",     "limit",         "protocol", "error",        "forbidden"};
+    "shutdown", "capacity",     "limit",         "protocol", "error",        "forbidden",
+    "disabled"};
 inline constexpr std::array<std::string_view, 9> kRefusalReasons{
     "origin",      "capacity",  "rate",         "address", "user",
     "bad_channel", "forbidden", "unauthorized", "limit"};

@@ -6,7 +6,10 @@
 #include <string>
 #include <thread>
 
+#include "broker-bridge/edge/deactivation_listener.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
+#include "broker-bridge/edge/presence_reporter.hpp"
+#include "broker-bridge/edge/presence_snapshot.hpp"
 #include "broker-bridge/edge/listen_socket.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
@@ -45,7 +48,15 @@ struct EdgeParts {
           hub(nats.connection(), reader, edge_metrics, static_cast<size_t>(c.edge->threads),
               std::move(deliver)),
           context{*c.edge, rules, verifier, nats,   events_prefix(c),
-                  reader,  hub,   pool,     limits, edge_metrics} {}
+                  reader,  hub,   pool,     limits, edge_metrics} {
+        if (c.edge->presence) {
+            presence = std::make_unique<PresenceReporter>(*c.edge->presence, nats,
+                                                          *metrics.registry());
+            snapshots = std::make_unique<SnapshotReader>(nats.js(), c.edge->presence->bucket);
+            context.presence = presence.get();
+            context.snapshots = snapshots.get();
+        }
+    }
 
     static std::string events_prefix(const Config& c) {
         const std::string& s = c.events.subjects.front();
@@ -61,6 +72,9 @@ struct EdgeParts {
     TaskPool pool;
     SubscriptionHub hub;
     EdgeContext context;
+    std::unique_ptr<PresenceReporter> presence;
+    std::unique_ptr<SnapshotReader> snapshots;
+    std::unique_ptr<DeactivationListener> deactivations;  // made once the loops exist
 };
 
 Edge::Edge(const Config& config, const NatsClient& nats, Metrics& metrics) : config_(config) {
@@ -92,12 +106,23 @@ void Edge::start() {
     }
     port_ = port;
     for (auto& loop : loops_) loop->start();
+    start_presence();
     accepting_ = true;
     log::info("edge listening", {{"address", address.host},
                                  {"port", port_},
                                  {"path", config_.edge->path},
                                  {"threads", loops_.size()},
                                  {"epoch", st->epoch}});
+}
+
+void Edge::start_presence() {
+    if (!parts_->presence) return;
+    parts_->presence->start();
+    std::string subject = config_.edge->presence->subject_prefix + ".control.UserDeactivated";
+    parts_->deactivations = std::make_unique<DeactivationListener>(
+        parts_->context.nats, subject, [this](const std::string& user) {
+            for (auto& loop : loops_) loop->disable_user(user);
+        });
 }
 
 size_t Edge::connections() const {
@@ -120,7 +145,10 @@ void Edge::shutdown() {
 }
 
 void Edge::stop_loops() {
+    if (parts_->deactivations) parts_->deactivations.reset();
     for (auto& loop : loops_) loop->stop();
+    // The closed sessions queued their disconnects: send them before the reporter stops.
+    if (parts_->presence) parts_->presence->stop(config_.edge->drain_timeout);
 }
 
 }  // namespace bb::edge

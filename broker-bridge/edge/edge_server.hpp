@@ -41,6 +41,7 @@ public:
     void shutdown();
 
 private:
+    void start_presence();
     void stop_loops();
 
     const Config& config_;

@@ -198,6 +198,14 @@ void EventLoop::begin_shutdown() {
     });
 }
 
+void EventLoop::disable_user(const std::string& user) {
+    post([user](EventLoop& l) {
+        for (auto& [id, s] : l.sessions_) {
+            if (s->user() == user) s->disable();
+        }
+    });
+}
+
 void EventLoop::drain_inbox() {
     Inbox batch;
     {

@@ -46,6 +46,7 @@ public:
     void post(std::function<void(EventLoop&)> task);
     void post_live(const LivePtr& message);
     void begin_shutdown();  // clients get `shutdown`, then 1001; new connections are refused
+    void disable_user(const std::string& user);  // the user's connections close with 4010
     size_t connections() const { return connections_.load(); }
 
     // Loop thread only.

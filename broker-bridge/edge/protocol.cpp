@@ -16,6 +16,7 @@ std::optional<Op> op_named(const std::string& name) {
     if (name == "unsubscribe") return Op::kUnsubscribe;
     if (name == "publish") return Op::kPublish;
     if (name == "refresh") return Op::kRefresh;
+    if (name == "presence") return Op::kPresence;
     return std::nullopt;
 }
 
@@ -61,6 +62,10 @@ std::optional<std::string> read_since(const json& doc, Command& c) {
 std::optional<std::string> read_members(const json& doc, Command& c) {
     if (!read_text(doc, "token", c.token)) return "token must be a string";
     if (!read_text(doc, "channel", c.channel)) return "channel must be a string";
+    if (!read_text(doc, "status", c.status)) return "status must be a string";
+    if (c.op == Op::kPresence && c.status != "online" && c.status != "away") {
+        return "status must be \"online\" or \"away\"";
+    }
     if (auto why = read_since(doc, c)) return why;
     if (auto it = doc.find("data"); it != doc.end()) c.data = *it;
     bool needs_channel = c.op == Op::kSubscribe || c.op == Op::kUnsubscribe || c.op == Op::kPublish;

@@ -36,13 +36,14 @@ struct Position {
     std::string epoch;
 };
 
-enum class Op { kConnect, kSubscribe, kUnsubscribe, kPublish, kRefresh };
+enum class Op { kConnect, kSubscribe, kUnsubscribe, kPublish, kRefresh, kPresence };
 
 struct Command {
     Op op = Op::kConnect;
     nlohmann::json id;  // null when the client sent none; else an integer or a short string
     std::string token;
     std::string channel;
+    std::string status;  // presence: online or away
     std::optional<Position> since;
     nlohmann::json data;
 };

@@ -16,8 +16,11 @@ Result<std::string> check_position(StreamReader& reader, const std::string& subj
     return std::string(st.first_seq <= since.seq + 1 ? "" : "expired");
 }
 
-Result<void> replay(StreamReader& reader, const std::string& subject, uint64_t from,
-                    int64_t max_messages, const std::atomic<bool>& wanted, SubscribeStart& out) {
+}  // namespace
+
+Result<void> replay_messages(StreamReader& reader, const std::string& subject, uint64_t from,
+                             int64_t max_messages, const std::atomic<bool>& wanted,
+                             SubscribeStart& out) {
     while (from <= out.last_seq) {
         if (!wanted.load()) return Error{"the subscription is no longer wanted"};
         auto next = reader.next(subject, from);
@@ -34,8 +37,6 @@ Result<void> replay(StreamReader& reader, const std::string& subject, uint64_t f
     }
     return {};
 }
-
-}  // namespace
 
 Result<SubscribeStart> start_subscription(StreamReader& reader, const std::string& subject,
                                           const std::optional<Position>& since,
@@ -54,7 +55,7 @@ Result<SubscribeStart> start_subscription(StreamReader& reader, const std::strin
     out.miss = *miss;
     if (!out.miss.empty()) return out;
     out.recovered = true;
-    auto r = replay(reader, subject, since->seq + 1, max_messages, wanted, out);
+    auto r = replay_messages(reader, subject, since->seq + 1, max_messages, wanted, out);
     if (!r) return r.error();
     return out;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -16,12 +18,19 @@
 // subscription exists, so nothing stored from here on can fall between the two.
 namespace bb::edge {
 
+// A channel's state read from the presence bucket, valid at stream RT sequence `seq`.
+struct Snapshot {
+    uint64_t seq = 0;
+    nlohmann::json data;
+};
+
 struct SubscribeStart {
     uint64_t last_seq = 0;  // the channel's last stored sequence (0: none yet)
     std::string epoch;
     bool recovered = false;       // meaningful when a position was given
     std::string miss;             // why not recovered: epoch, foreign, expired, future, too_many
     std::vector<LivePtr> replay;  // in order, each after since.seq and at most last_seq
+    std::optional<Snapshot> snapshot;  // snapshot channels: the replay follows its seq
 };
 
 // `since`: the client's position, if any. A position is refused (recovered=false) when its
@@ -34,5 +43,11 @@ struct SubscribeStart {
 Result<SubscribeStart> start_subscription(StreamReader& reader, const std::string& subject,
                                           const std::optional<Position>& since,
                                           int64_t max_messages, const std::atomic<bool>& wanted);
+
+// Appends the channel's messages from `from` up to out.last_seq to out.replay; past
+// `max_messages` the replay is emptied and out.miss says too_many.
+Result<void> replay_messages(StreamReader& reader, const std::string& subject, uint64_t from,
+                             int64_t max_messages, const std::atomic<bool>& wanted,
+                             SubscribeStart& out);
 
 }  // namespace bb::edge

@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 
 #include "broker-bridge/edge/event_loop.hpp"
+#include "broker-bridge/edge/presence_reporter.hpp"
 #include "broker-bridge/log.hpp"
 
 namespace bb::edge {
@@ -29,6 +30,7 @@ Session::~Session() {
     open_->store(false);
     while (!channels_.empty()) drop_channel(channels_.begin());
     if (connected_) ctx_.limits.release_user(user_);
+    if (connected_ && ctx_.presence) ctx_.presence->closed(client_id_, user_);
     ctx_.metrics.dropped().Increment(static_cast<double>(queue_.size()));
     log::debug("edge connection closed", {{"client", client_id_}, {"reason", metric_reason_}});
 }
@@ -88,6 +90,8 @@ void Session::handle(std::string_view payload, bool binary) {
             return handle_unsubscribe(c);
         case Op::kPublish:
             return handle_publish(c);
+        case Op::kPresence:
+            return handle_presence(c);
     }
 }
 
@@ -112,7 +116,37 @@ void Session::handle_connect(const Command& c) {
     nlohmann::json r = reply("connected", c.id);
     r["client"] = client_id_;
     send(r);
+    report_opened();
     log::debug("edge client connected", {{"client", client_id_}, {"user", user_}});
+}
+
+// The orgs claim as text (rule_claims turned numbers into text), for the presence plugin.
+void Session::report_opened() {
+    if (!ctx_.presence) return;
+    std::vector<std::string> orgs;
+    if (auto it = claims_.find("orgs"); it != claims_.end() && it->is_array()) {
+        for (const auto& o : *it) {
+            if (o.is_string()) orgs.push_back(o.get<std::string>());
+        }
+    }
+    ctx_.presence->opened(client_id_, user_, orgs, presence_status_);
+}
+
+void Session::handle_presence(const Command& c) {
+    if (!ctx_.presence) return send_error(c.id, "bad_request", "presence is not enabled here");
+    if (c.status != presence_status_) {
+        presence_status_ = c.status;
+        ctx_.presence->status(client_id_, user_, presence_status_);
+    }
+    nlohmann::json r = reply("presence_set", c.id);
+    r["status"] = presence_status_;
+    send(r);
+}
+
+void Session::disable() {
+    if (!connected_ || closing_) return;
+    log::info("edge user deactivated", {{"client", client_id_}, {"user", user_}});
+    close_now(kCloseAccountDisabled, "account disabled", "disabled");
 }
 
 void Session::handle_refresh(const Command& c) {

@@ -39,6 +39,9 @@ public:
 
     const std::string& client_id() const { return client_id_; }
     const std::string& address() const { return address_; }
+    const std::string& user() const { return user_; }
+    // The user was deactivated: close with 4010 (docs/PRESENCE.md).
+    void disable();
     std::string_view close_reason() const { return metric_reason_; }
 
     // lws events; a negative return asks lws to close the connection.
@@ -76,6 +79,8 @@ private:
     void handle_subscribe(Command& c);
     void handle_unsubscribe(const Command& c);
     void handle_publish(const Command& c);
+    void handle_presence(const Command& c);
+    void report_opened();
     bool may_subscribe(const Command& c, const ResolvedChannel& r, std::string& why) const;
     void start_channel(const Command& c, ResolvedChannel r);
     std::function<void()> subscribe_task(const Command& c, const Channel& ch);
@@ -104,6 +109,7 @@ private:
     nlohmann::json claims_;  // rule_claims() of the token's claims
     Clock::time_point connect_deadline_;
     int64_t expires_unix_ms_ = 0;  // 0: the token has no exp
+    std::string presence_status_ = "online";
 
     std::string rx_;
     RateLimiter commands_;

@@ -3,6 +3,7 @@
 
 #include "broker-bridge/edge/client_event.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
+#include "broker-bridge/edge/presence_snapshot.hpp"
 #include "broker-bridge/log.hpp"
 
 namespace bb::edge {
@@ -83,12 +84,20 @@ void Session::start_channel(const Command& c, ResolvedChannel r) {
 std::function<void()> Session::subscribe_task(const Command& c, const Channel& ch) {
     EventLoop* loop = &loop_;
     StreamReader* reader = &ctx_.reader;
+    SnapshotReader* snapshots = ctx_.snapshots;
     std::string id = client_id_, channel = c.channel, subject = ch.resolved.subject;
+    const auto& key_template = ch.resolved.rule->snapshot_key;
+    // A snapshot channel starts from its snapshot; a client's `since` does not apply there.
+    std::string key = key_template && snapshots ? key_template->expand(ch.resolved.vars) : "";
     uint64_t generation = ch.generation;
     int64_t max = ctx_.config.limits.max_recovery_messages;
     return [=, since = c.since, reply_id = c.id, wanted = ch.wanted] {
         Result<SubscribeStart> start = Error{"the subscription is no longer wanted"};
-        if (wanted->load()) start = start_subscription(*reader, subject, since, max, *wanted);
+        if (wanted->load()) {
+            start = key.empty()
+                        ? start_subscription(*reader, subject, since, max, *wanted)
+                        : start_snapshot(*reader, *snapshots, subject, key, max, *wanted);
+        }
         loop->post([=, start = std::move(start)](EventLoop& l) mutable {
             if (Session* s = l.find(id)) {
                 s->on_subscribe_started(channel, generation, reply_id, std::move(start));
@@ -109,7 +118,7 @@ void Session::on_subscribe_started(const std::string& channel, uint64_t generati
         return send_error(id, "unavailable", "the channel cannot be read now");
     }
     Channel& ch = it->second;
-    bool asked = !start->miss.empty() || start->recovered;
+    bool asked = (!start->miss.empty() || start->recovered) && !start->snapshot;
     if (asked)
         (start->recovered ? ctx_.metrics.recovery_hits() : ctx_.metrics.recovery_misses())
             .Increment();
@@ -124,6 +133,15 @@ void Session::on_subscribe_started(const std::string& channel, uint64_t generati
     // channel's last stored message and receives only what comes after it.
     ch.last_seq = start->last_seq;
     if (start->recovered && !start->replay.empty()) ch.last_seq = start->replay.front()->seq() - 1;
+    if (start->snapshot) {
+        // The snapshot holds everything up to its seq; the replay and live messages follow.
+        ch.last_seq = start->snapshot->seq;
+        send({{"op", "snapshot"},
+              {"channel", channel},
+              {"seq", start->snapshot->seq},
+              {"epoch", start->epoch},
+              {"data", start->snapshot->data}});
+    }
     ch.live = true;
     for (const auto& m : start->replay) deliver(ch, m);
     std::vector<LivePtr> pending;

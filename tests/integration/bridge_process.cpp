@@ -72,6 +72,14 @@ bool BridgeProcess::exited(int* status) {
     return false;
 }
 
+void BridgeProcess::kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
 int BridgeProcess::stop(std::chrono::milliseconds within) {
     if (pid_ <= 0) return 0;
     kill(pid_, SIGTERM);

@@ -24,6 +24,8 @@ public:
     bool start(std::chrono::milliseconds ready_within = std::chrono::seconds(20));
     // SIGTERM and wait for the exit; returns the exit status (-1 if it had to be killed).
     int stop(std::chrono::milliseconds within = std::chrono::seconds(20));
+    // SIGKILL, as a crash would end it, and reap it: nothing runs its shutdown.
+    void kill_now();
     // True once the process has exited (reaps it); `status` is its wait status.
     bool exited(int* status = nullptr);
     bool running() const { return pid_ > 0; }

@@ -195,6 +195,17 @@ typedef struct bb_host {
      * Added after the first release of ABI 1: check struct_size before calling it.
      */
     bb_status (*in_progress)(void* ctx, const bb_event* event, bb_error* err);
+
+    /*
+     * Added after ABI version 1 (check struct_size before use). Like publish, for a subject
+     * inside a stream, and fills `stream_seq` with the sequence the stream stored the message
+     * under (the first one's, when a Nats-Msg-Id header repeats inside the duplicate
+     * window). A Nats-Expected-Last-Subject-Sequence header that does not hold answers
+     * BB_EXISTS.
+     */
+    bb_status (*publish_seq)(void* ctx, const char* subject, const bb_header* headers,
+                             size_t header_count, const char* data, size_t len,
+                             uint64_t* stream_seq, bb_error* err);
 } bb_host;
 
 /* Returned by bb_plugin_describe(); static storage owned by the plugin. */

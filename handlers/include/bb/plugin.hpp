@@ -358,6 +358,29 @@ public:
         return make_status(code, err);
     }
 
+    // True when the host offers publish_with_seq (hosts newer than the first ABI 1 table).
+    bool has_publish_with_seq() const noexcept {
+        return table_->struct_size >= offsetof(bb_host, publish_seq) + sizeof(table_->publish_seq) &&
+               table_->publish_seq != nullptr;
+    }
+    // publish() into a stream, answering the stream sequence; BB_EXISTS when a
+    // Nats-Expected-Last-Subject-Sequence header does not hold.
+    KvRevision publish_with_seq(std::string_view subject, std::string_view data,
+                                std::span<const bb_header> headers = {}) const {
+        if (!has_publish_with_seq()) {
+            KvRevision r;
+            r.code = BB_ERROR;
+            r.error = "the host is too old for publish_with_seq";
+            return r;
+        }
+        uint64_t seq = 0;
+        bb_error err{};
+        bb_status code = table_->publish_seq(
+            table_->ctx, std::string(subject).c_str(), headers.empty() ? nullptr : headers.data(),
+            headers.size(), data.data(), data.size(), &seq, &err);
+        return make_revision(code, err, seq);
+    }
+
     KvEntry kv_get(std::string_view bucket, std::string_view key) const {
         bb_buffer buffer{nullptr, 0};
         uint64_t revision = 0;
