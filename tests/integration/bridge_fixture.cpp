@@ -40,7 +40,8 @@ BridgeFixture::~BridgeFixture() {
     std::filesystem::remove_all(dir_, ec);
 }
 
-void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::string& extra) {
+void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::string& extra,
+                                 const std::vector<std::string>& run_args) {
     std::ofstream out(dir_ / "config.yaml");
     out << "nats:\n  url: " << server_.url() << "\n  reconnect_wait: 50ms\n"
         << "  reconnect_wait_max: 200ms\n"
@@ -54,7 +55,7 @@ void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::st
         << extra << "bindings:\n"
         << bindings_yaml;
     out.close();
-    bridge_ = std::make_unique<BridgeProcess>(dir_ / "config.yaml", dir_ / "bridge.log");
+    bridge_ = std::make_unique<BridgeProcess>(dir_ / "config.yaml", dir_ / "bridge.log", run_args);
     bool ready = bridge_->start();
     BOOST_TEST_REQUIRE(ready, "broker-bridge did not become ready:\n" << bridge_->log_text());
 }

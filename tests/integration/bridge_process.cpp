@@ -17,8 +17,9 @@ std::filesystem::path bridge_binary() {
     return std::filesystem::path(BB_BINARY_DIR) / "bin" / "broker-bridge";
 }
 
-BridgeProcess::BridgeProcess(std::filesystem::path config, std::filesystem::path log)
-    : config_(std::move(config)), log_(std::move(log)) {}
+BridgeProcess::BridgeProcess(std::filesystem::path config, std::filesystem::path log,
+                             std::vector<std::string> run_args)
+    : config_(std::move(config)), log_(std::move(log)), run_args_(std::move(run_args)) {}
 
 BridgeProcess::~BridgeProcess() {
     if (pid_ > 0) stop(std::chrono::seconds(10));
@@ -36,7 +37,11 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
     std::error_code ec;
     log_offset_ = std::filesystem::exists(log_, ec) ? std::filesystem::file_size(log_, ec) : 0;
     std::string binary = bridge_binary().string();
-    std::string config = config_.string();
+    std::vector<std::string> args{binary, "run", "--config", config_.string()};
+    args.insert(args.end(), run_args_.begin(), run_args_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -44,25 +49,29 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
-        execl(binary.c_str(), binary.c_str(), "run", "--config", config.c_str(),
-              static_cast<char*>(nullptr));
+        execv(binary.c_str(), argv.data());
         _exit(127);
     }
     pid_ = pid;
     return wait_until(
-        [&] {
-            if (exited()) return true;
-            return log_text().find("broker-bridge ready") != std::string::npos;
-        },
-        ready_within, std::chrono::milliseconds(20)) && running();
+               [&] {
+                   if (exited()) return true;
+                   return log_text().find("broker-bridge ready") != std::string::npos;
+               },
+               ready_within, std::chrono::milliseconds(20)) &&
+           running();
 }
 
 bool BridgeProcess::exited(int* status) {
-    if (pid_ <= 0) return true;
+    if (pid_ <= 0) {
+        if (status) *status = last_status_;
+        return true;
+    }
     int st = 0;
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
         pid_ = -1;
+        last_status_ = st;
         if (status) *status = st;
         return true;
     }

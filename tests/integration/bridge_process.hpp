@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace bb::itest {
 
@@ -13,7 +14,9 @@ namespace bb::itest {
 // by its PID only.
 class BridgeProcess {
 public:
-    BridgeProcess(std::filesystem::path config, std::filesystem::path log);
+    // `run_args` go after `run --config <file>`, e.g. {"--bindings", "a,b"}.
+    BridgeProcess(std::filesystem::path config, std::filesystem::path log,
+                  std::vector<std::string> run_args = {});
     ~BridgeProcess();
     BridgeProcess(const BridgeProcess&) = delete;
     BridgeProcess& operator=(const BridgeProcess&) = delete;
@@ -23,7 +26,8 @@ public:
     bool start(std::chrono::milliseconds ready_within = std::chrono::seconds(20));
     // SIGTERM and wait for the exit; returns the exit status (-1 if it had to be killed).
     int stop(std::chrono::milliseconds within = std::chrono::seconds(20));
-    // True once the process has exited (reaps it); `status` is its wait status.
+    // True once the process has exited (reaps it); `status` is its wait status, also when
+    // an earlier call reaped it.
     bool exited(int* status = nullptr);
     bool running() const { return pid_ > 0; }
     std::string log_text() const;
@@ -31,7 +35,9 @@ public:
 private:
     std::filesystem::path config_;
     std::filesystem::path log_;
+    std::vector<std::string> run_args_;
     pid_t pid_ = -1;
+    int last_status_ = 0;    // wait status of the last reaped run
     size_t log_offset_ = 0;  // where this run's output starts in the log
 };
 
