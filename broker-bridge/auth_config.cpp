@@ -86,9 +86,16 @@ std::optional<std::pair<std::string, std::string>> asymmetric_key_problem(const 
 }
 
 // {field, why} for a key that cannot be used on its own.
-std::optional<std::pair<std::string, std::string>> key_problem(const JwtKey& key) {
+std::optional<std::pair<std::string, std::string>> key_problem(const JwtKey& key, KeyCheck check) {
     if (key.alg != "HS256" && key.alg != "RS256" && key.alg != "ES256") {
         return {{"alg", "unknown alg '" + key.alg + "'; allowed: " + kAllowedAlgs}};
+    }
+    if (key.alg != "HS256" && check == KeyCheck::kShape) {
+        if (!key.secret.empty()) return {{"secret", "secret applies to HS256 only"}};
+        if (key.public_key_pem.empty()) {
+            return {{"public_key_file", key.alg + " needs public_key_file (a PEM public key)"}};
+        }
+        return std::nullopt;
     }
     if (key.alg != "HS256") return asymmetric_key_problem(key);
     if (!key.public_key_pem.empty()) {
@@ -98,6 +105,7 @@ std::optional<std::pair<std::string, std::string>> key_problem(const JwtKey& key
         return {{"private_key_file", "HS256 takes a secret, not key files"}};
     }
     if (key.secret.empty()) return {{"secret", "HS256 needs a secret"}};
+    if (check == KeyCheck::kShape) return std::nullopt;
     if (key.secret.size() < kMinHmacSecretBytes) {
         return {{"secret", "the HS256 secret is " + std::to_string(key.secret.size()) +
                                " bytes; it needs at least " + std::to_string(kMinHmacSecretBytes)}};
@@ -133,12 +141,14 @@ JwtKey read_key(const config::Node& item, const std::filesystem::path& config_di
     }
     key.alg = item.required("alg").as_string();
     if (item.has("secret")) key.secret = item["secret"].as_string();
-    if (item.has("public_key_file")) {
-        key.public_key_pem = read_pem_file(item["public_key_file"], config_dir);
-    }
-    if (item.has("private_key_file")) {
-        key.private_key_pem = read_pem_file(item["private_key_file"], config_dir);
-    }
+    // Offline, a key file is not read: its name stands in for its content, for the checks of
+    // which fields an alg takes.
+    auto key_file = [&](std::string_view field) {
+        if (item.offline()) return item[field].as_string();
+        return read_pem_file(item[field], config_dir);
+    };
+    if (item.has("public_key_file")) key.public_key_pem = key_file("public_key_file");
+    if (item.has("private_key_file")) key.private_key_pem = key_file("private_key_file");
     return key;
 }
 
@@ -146,7 +156,8 @@ std::vector<JwtKey> read_key_list(const config::Node& n, const std::filesystem::
     std::vector<config::Node> items = n.items();
     std::vector<JwtKey> keys;
     for (const auto& item : items) keys.push_back(read_key(item, config_dir));
-    if (auto problem = check_jwt_keys(keys)) {
+    KeyCheck check = n.offline() ? KeyCheck::kShape : KeyCheck::kFull;
+    if (auto problem = check_jwt_keys(keys, check)) {
         if (problem->index >= items.size()) n.fail(problem->what);
         const config::Node& item = items[problem->index];
         if (problem->field.empty()) item.fail(problem->what);
@@ -157,12 +168,12 @@ std::vector<JwtKey> read_key_list(const config::Node& n, const std::filesystem::
 
 }  // namespace
 
-std::optional<KeyProblem> check_jwt_keys(const std::vector<JwtKey>& keys) {
+std::optional<KeyProblem> check_jwt_keys(const std::vector<JwtKey>& keys, KeyCheck check) {
     if (keys.empty()) return KeyProblem{keys.size(), "", "at least one key is required"};
     std::set<std::string> kids;
     bool kidless_seen = false;
     for (size_t i = 0; i < keys.size(); ++i) {
-        if (auto problem = key_problem(keys[i])) {
+        if (auto problem = key_problem(keys[i], check)) {
             return KeyProblem{i, std::move(problem->first), std::move(problem->second)};
         }
         if (keys[i].kid.empty()) {

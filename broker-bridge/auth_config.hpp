@@ -57,7 +57,10 @@ struct KeyProblem {
 // Checks keys read from anywhere (YAML, tests, a caller building AuthConfig by hand): not
 // empty, a known alg, an HS256 secret of kMinHmacSecretBytes or more, a PEM public key of the
 // alg's type, a private key (if any) that belongs to it, unique kids, at most one key without
-// a kid. nullopt when every key is usable.
-std::optional<KeyProblem> check_jwt_keys(const std::vector<JwtKey>& keys);
+// a kid. nullopt when every key is usable. kShape (check-config --offline) checks only which
+// fields each alg takes, not the secret's length or the PEM content.
+enum class KeyCheck { kFull, kShape };
+std::optional<KeyProblem> check_jwt_keys(const std::vector<JwtKey>& keys,
+                                         KeyCheck check = KeyCheck::kFull);
 
 }  // namespace bb

@@ -191,12 +191,12 @@ void read_handlers(const Node& n, HandlersConfig& h) {
 
 void read_bindings(const Node& n, Config& c);  // config_bindings.cpp
 
-Config parse_config(const std::string& text, const std::filesystem::path& file) {
+Config parse_config(const std::string& text, const std::filesystem::path& file, bool offline) {
     Config c;
     c.file = file;
     std::filesystem::path abs = std::filesystem::absolute(file);
     c.dir = abs.parent_path();
-    Node root = config::load_document(text, file.string());
+    Node root = config::load_document(text, file.string(), {}, offline);
     if (!root.is_map()) root.fail("the config must be a map of sections");
     root.expect_keys(
         {"nats", "streams", "buckets", "admin", "log", "plugins", "handlers", "bindings", "edge"});
@@ -240,7 +240,7 @@ const StreamConfig& binding_stream(const Config& c, const BindingConfig& b) {
     return c.events;
 }
 
-Config load_config(const std::filesystem::path& file) {
+Config load_config(const std::filesystem::path& file, bool offline) {
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
         throw ConfigError(file.string() + ": is a folder, not a config file");
@@ -257,7 +257,7 @@ Config load_config(const std::filesystem::path& file) {
         throw ConfigError(file.string() + ": the file is larger than " +
                           std::to_string(kReadCap - 1) + " bytes, the most a config may be");
     }
-    return parse_config(text, file);
+    return parse_config(text, file, offline);
 }
 
 }  // namespace bb

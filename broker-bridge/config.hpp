@@ -156,10 +156,17 @@ std::vector<const StreamConfig*> provisioned_streams(const Config& c);
 const StreamConfig& binding_stream(const Config& c, const BindingConfig& b);
 
 // Reads, checks and resolves a config file. Throws ConfigError naming the place.
-Config load_config(const std::filesystem::path& file);
+// `offline` (check-config --offline) checks structure and types only: an unset ${VAR} is
+// kept as its literal text, and no key file is read nor a secret's length checked.
+Config load_config(const std::filesystem::path& file, bool offline = false);
 
 // The same from text (for tests); `file` names it in messages and its folder is the base
 // for relative paths.
-Config parse_config(const std::string& text, const std::filesystem::path& file);
+Config parse_config(const std::string& text, const std::filesystem::path& file,
+                    bool offline = false);
+
+// Keeps only the named bindings, in file order (`run --bindings a,b`). Throws ConfigError
+// naming an unknown or repeated name and the bindings the file has.
+void select_bindings(Config& c, const std::vector<std::string>& names);
 
 }  // namespace bb

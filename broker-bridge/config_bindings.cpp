@@ -220,3 +220,26 @@ void read_bindings(const Node& n, Config& c) {
 }
 
 }  // namespace bb
+
+namespace bb {
+
+void select_bindings(Config& c, const std::vector<std::string>& names) {
+    std::string known;
+    for (const auto& b : c.bindings) known += (known.empty() ? "" : ", ") + b.name;
+    std::set<std::string> wanted;
+    for (const auto& name : names) {
+        bool exists = std::any_of(c.bindings.begin(), c.bindings.end(),
+                                  [&](const BindingConfig& b) { return b.name == name; });
+        if (!exists) {
+            throw ConfigError(c.file.string() + ": --bindings names '" + name +
+                              "', which is not a binding of this file (it has: " +
+                              (known.empty() ? "none" : known) + ")");
+        }
+        if (!wanted.insert(name).second) {
+            throw ConfigError("--bindings names '" + name + "' twice");
+        }
+    }
+    std::erase_if(c.bindings, [&](const BindingConfig& b) { return !wanted.count(b.name); });
+}
+
+}  // namespace bb

@@ -93,11 +93,12 @@ YAML::Node valid_or_undefined(const YAML::Node& node) {
 }  // namespace
 
 Node::Node(YAML::Node node, std::string path, std::shared_ptr<const std::string> file,
-           YAML::Mark mark)
+           YAML::Mark mark, bool offline)
     : node_(valid_or_undefined(node)),
       path_(std::move(path)),
       file_(std::move(file)),
-      mark_(mark) {}
+      mark_(mark),
+      offline_(offline) {}
 
 std::string Node::where() const { return position(*file_, mark_); }
 
@@ -121,10 +122,10 @@ bool Node::has(std::string_view key) const {
 Node Node::operator[](std::string_view key) const {
     std::string child_path = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
     if (!node_.IsMap())
-        return Node(YAML::Node(YAML::NodeType::Undefined), child_path, file_, mark_);
+        return Node(YAML::Node(YAML::NodeType::Undefined), child_path, file_, mark_, offline_);
     YAML::Node child = node_[std::string(key)];
     YAML::Mark mark = child.IsDefined() && !child.Mark().is_null() ? child.Mark() : mark_;
-    return Node(child, std::move(child_path), file_, mark);
+    return Node(child, std::move(child_path), file_, mark, offline_);
 }
 
 Node Node::required(std::string_view key) const {
@@ -160,7 +161,7 @@ void Node::expect_keys(std::initializer_list<std::string_view> allowed) const {
 
 std::string Node::as_string() const {
     if (!node_.IsScalar()) fail("expected a text value");
-    return substitute_env(node_.Scalar(), where() + ": " + path_);
+    return substitute_env(node_.Scalar(), where() + ": " + path_, offline_);
 }
 
 int64_t Node::as_int(int64_t min, int64_t max) const {
@@ -221,7 +222,7 @@ std::vector<Node> Node::items() const {
     size_t i = 0;
     for (const auto& item : node_) {
         out.emplace_back(item, path_ + "[" + std::to_string(i++) + "]", file_,
-                         item.Mark().is_null() ? mark_ : item.Mark());
+                         item.Mark().is_null() ? mark_ : item.Mark(), offline_);
     }
     return out;
 }
@@ -233,7 +234,7 @@ std::vector<std::pair<std::string, Node>> Node::entries() const {
         std::string key = kv.first.Scalar();
         std::string child_path = path_.empty() ? key : path_ + "." + key;
         YAML::Mark mark = kv.second.Mark().is_null() ? kv.first.Mark() : kv.second.Mark();
-        out.emplace_back(key, Node(kv.second, std::move(child_path), file_, mark));
+        out.emplace_back(key, Node(kv.second, std::move(child_path), file_, mark, offline_));
     }
     return out;
 }
@@ -243,9 +244,10 @@ namespace {
 // Writes `node` with ${ENV} substituted in its scalars. A scalar that was quoted in the
 // file (yaml-cpp tags it "!") is written quoted, so "5" or "true" reaches the plugin as
 // text, not as a number or a boolean.
-void emit_substituted(YAML::Emitter& out, const YAML::Node& node, const std::string& where) {
+void emit_substituted(YAML::Emitter& out, const YAML::Node& node, const std::string& where,
+                      bool keep_unset) {
     if (node.IsScalar()) {
-        std::string value = substitute_env(node.Scalar(), where);
+        std::string value = substitute_env(node.Scalar(), where, keep_unset);
         if (node.Tag() == "!") {
             out << YAML::DoubleQuoted << value;
         } else {
@@ -253,13 +255,13 @@ void emit_substituted(YAML::Emitter& out, const YAML::Node& node, const std::str
         }
     } else if (node.IsSequence()) {
         out << YAML::BeginSeq;
-        for (const auto& item : node) emit_substituted(out, item, where);
+        for (const auto& item : node) emit_substituted(out, item, where, keep_unset);
         out << YAML::EndSeq;
     } else if (node.IsMap()) {
         out << YAML::BeginMap;
         for (const auto& kv : node) {
             out << YAML::Key << kv.first.Scalar() << YAML::Value;
-            emit_substituted(out, kv.second, where);
+            emit_substituted(out, kv.second, where, keep_unset);
         }
         out << YAML::EndMap;
     } else {
@@ -272,11 +274,12 @@ void emit_substituted(YAML::Emitter& out, const YAML::Node& node, const std::str
 std::string Node::to_yaml() const {
     if (!defined()) return "{}";
     YAML::Emitter out;
-    emit_substituted(out, node_, where() + ": " + path_);
+    emit_substituted(out, node_, where() + ": " + path_, offline_);
     return out.c_str();
 }
 
-Node load_document(const std::string& text, const std::string& file, const LoadLimits& limits) {
+Node load_document(const std::string& text, const std::string& file, const LoadLimits& limits,
+                   bool offline) {
     auto name = std::make_shared<const std::string>(file);
     if (text.size() > limits.max_bytes) {
         throw ConfigError(file + ": the file is " + std::to_string(text.size()) +
@@ -292,10 +295,10 @@ Node load_document(const std::string& text, const std::string& file, const LoadL
     YAML::Mark start;
     start.line = 0;
     start.column = 0;
-    return Node(root, "", name, root.Mark().is_null() ? start : root.Mark());
+    return Node(root, "", name, root.Mark().is_null() ? start : root.Mark(), offline);
 }
 
-std::string substitute_env(std::string_view value, std::string_view where) {
+std::string substitute_env(std::string_view value, std::string_view where, bool keep_unset) {
     std::string out;
     size_t i = 0;
     while (i < value.size()) {
@@ -328,6 +331,8 @@ std::string substitute_env(std::string_view value, std::string_view where) {
             out += env;
         } else if (dash != std::string_view::npos) {
             out += inner.substr(dash + 2);
+        } else if (keep_unset) {
+            out += value.substr(i, close + 1 - i);
         } else {
             throw ConfigError(std::string(where) + ": environment variable " + name +
                               " is not set (write ${" + name + ":-default} for a default)");

@@ -28,7 +28,7 @@ struct LoadLimits {
 class Node {
 public:
     Node(YAML::Node node, std::string path, std::shared_ptr<const std::string> file,
-         YAML::Mark mark);
+         YAML::Mark mark, bool offline = false);
 
     const std::string& path() const { return path_; }
     // "file:line:col" (1-based), or just "file" when the position is unknown.
@@ -39,6 +39,10 @@ public:
     bool is_map() const { return node_.IsMap(); }
     bool is_sequence() const { return node_.IsSequence(); }
     bool is_scalar() const { return node_.IsScalar(); }
+
+    // Read for `check-config --offline`: an unset ${VAR} stays the literal text `${VAR}`, and
+    // readers skip what needs files or secrets (key files, a secret's length).
+    bool offline() const { return offline_; }
 
     bool has(std::string_view key) const;
     // The child at `key`; an absent one is !defined() and reports the parent's position.
@@ -65,14 +69,17 @@ private:
     std::string path_;
     std::shared_ptr<const std::string> file_;
     YAML::Mark mark_;
+    bool offline_ = false;
 };
 
 // Parses `text` as one YAML document named `file` in messages. Throws ConfigError.
-Node load_document(const std::string& text, const std::string& file,
-                   const LoadLimits& limits = {});
+// `offline`: see Node::offline().
+Node load_document(const std::string& text, const std::string& file, const LoadLimits& limits = {},
+                   bool offline = false);
 
 // Replaces ${VAR} and ${VAR:-default} in a scalar; "$${" stands for a literal "${".
-// Throws ConfigError (prefixed with `where`) for an unset variable without default.
-std::string substitute_env(std::string_view value, std::string_view where);
+// Throws ConfigError (prefixed with `where`) for an unset variable without default, unless
+// `keep_unset`, which leaves such a reference as it is written.
+std::string substitute_env(std::string_view value, std::string_view where, bool keep_unset = false);
 
 }  // namespace bb::config

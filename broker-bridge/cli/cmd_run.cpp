@@ -94,6 +94,10 @@ int run(const RunOptions& o) {
     sigset_t stop_signals = block_stop_signals();
     Config c = load_and_configure(o.config);
     if (o.edge_only && !c.edge) throw ConfigError(o.config + ": no edge section to run");
+    if (!o.bindings.empty()) {
+        select_bindings(c, o.bindings);
+        c.edge.reset();  // a handler group's process: the edge runs in its own
+    }
     log::info("broker-bridge starting", {{"version", kVersion},
                                          {"config", o.config},
                                          {"bindings", o.edge_only ? 0 : c.bindings.size()},
@@ -150,8 +154,17 @@ int run(const RunOptions& o) {
 // Beyond the YAML itself: each binding's plugin must load (file found, ABI matching), and the
 // edge's channel rules and keys must compile, as `run` would find at start-up. A plugin's own
 // config is checked only by the plugin, when `run` creates it.
-int check_config(const std::string& file) {
-    Config c = load_config(file);
+int check_config(const std::string& file, bool offline) {
+    Config c = load_config(file, offline);
+    if (offline) {
+        if (c.edge) edge::ChannelRules rules(c.edge->channels, c.realtime);
+        std::printf(
+            "%s: ok offline (%zu bindings, %zu buckets%s; plugins and secrets not "
+            "checked)\n",
+            file.c_str(), c.bindings.size(), c.buckets.size(),
+            c.edge ? ", edge channels compiled" : "");
+        return 0;
+    }
     std::set<std::string> plugins;
     for (const auto& b : c.bindings) {
         if (!plugins.insert(b.plugin).second) continue;

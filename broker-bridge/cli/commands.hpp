@@ -12,6 +12,8 @@ namespace bb::cli {
 struct RunOptions {
     std::string config;
     bool edge_only = false;  // `broker-bridge edge`: the WebSocket edge without the handlers
+    // `run --bindings a,b`: only these bindings, and no edge (one handler group of a cluster).
+    std::vector<std::string> bindings;
 };
 int run(const RunOptions& o);
 
@@ -25,7 +27,8 @@ struct TokenOptions {
 };
 int token(const TokenOptions& o);
 
-int check_config(const std::string& config);
+// `offline`: structure and types only (see load_config); no plugin is loaded.
+int check_config(const std::string& config, bool offline = false);
 int streams(const std::string& config);
 int status(const std::string& config, bool json);
 

@@ -18,6 +18,8 @@ struct Args {
     bb::cli::TokenOptions token;
     bb::cli::VapidKeysOptions vapid_keys;
     bool json = false;
+    bool offline = false;
+    std::vector<std::string> run_bindings;
 };
 
 void add_config_option(CLI::App* cmd, std::string& target) {
@@ -78,10 +80,10 @@ int dispatch(CLI::App& app, Args& a) {
         std::printf("broker-bridge %s (plugin ABI %u)\n", bb::kVersion, bb::kPluginAbiVersion);
         return 0;
     }
-    if (app.got_subcommand("run")) return bb::cli::run({a.config});
-    if (app.got_subcommand("edge")) return bb::cli::run({a.config, true});
+    if (app.got_subcommand("run")) return bb::cli::run({a.config, false, a.run_bindings});
+    if (app.got_subcommand("edge")) return bb::cli::run({a.config, true, {}});
     if (app.got_subcommand("token")) return bb::cli::token(a.token);
-    if (app.got_subcommand("check-config")) return bb::cli::check_config(a.config);
+    if (app.got_subcommand("check-config")) return bb::cli::check_config(a.config, a.offline);
     if (app.got_subcommand("streams")) return bb::cli::streams(a.config);
     if (app.got_subcommand("status")) return bb::cli::status(a.config, a.json);
     if (app.got_subcommand("vapid-keys")) return bb::cli::vapid_keys(a.vapid_keys);
@@ -117,6 +119,10 @@ int main(int argc, char** argv) {
     add_config_option(run, a.config);
     auto* check = app.add_subcommand("check-config", "check a config file and exit");
     check->add_option("file", a.config, "the YAML config file")->required();
+    check->add_flag("--offline", a.offline,
+                    "structure and types only: no plugins, key files or secrets needed");
+    run->add_option("--bindings", a.run_bindings, "only these bindings (a,b), and no edge")
+        ->delimiter(',');
     auto* streams = app.add_subcommand("streams", "create or update streams, print them");
     add_config_option(streams, a.config);
     auto* status = app.add_subcommand("status", "streams, consumers, lag and DLQ per binding");

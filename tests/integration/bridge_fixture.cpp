@@ -40,9 +40,10 @@ BridgeFixture::~BridgeFixture() {
     std::filesystem::remove_all(dir_, ec);
 }
 
-void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::string& extra) {
-    bridge_ =
-        std::make_unique<BridgeProcess>(write_config(bindings_yaml, extra), dir_ / "bridge.log");
+void BridgeFixture::start_bridge(const std::string& bindings_yaml, const std::string& extra,
+                                 const std::vector<std::string>& run_args) {
+    bridge_ = std::make_unique<BridgeProcess>(write_config(bindings_yaml, extra),
+                                              dir_ / "bridge.log", "run", run_args);
     bool ready = bridge_->start();
     BOOST_TEST_REQUIRE(ready, "broker-bridge did not become ready:\n" << bridge_->log_text());
 }

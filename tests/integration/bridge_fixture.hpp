@@ -38,7 +38,9 @@ public:
 
     // Writes config.yaml from `bindings_yaml` (the text under `bindings:`) with short
     // test intervals, and starts broker-bridge; fails the test if it is not ready.
-    void start_bridge(const std::string& bindings_yaml, const std::string& extra_yaml = "");
+    // `run_args` are added to the command line, e.g. {"--bindings", "a"}.
+    void start_bridge(const std::string& bindings_yaml, const std::string& extra_yaml = "",
+                      const std::vector<std::string>& run_args = {});
     // Writes that config.yaml only and returns its path, for a test that starts the daemon
     // itself (one that must refuse to start, say).
     std::filesystem::path write_config(const std::string& bindings_yaml,

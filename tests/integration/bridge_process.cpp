@@ -18,8 +18,11 @@ std::filesystem::path bridge_binary() {
 }
 
 BridgeProcess::BridgeProcess(std::filesystem::path config, std::filesystem::path log,
-                             std::string command)
-    : config_(std::move(config)), log_(std::move(log)), command_(std::move(command)) {}
+                             std::string command, std::vector<std::string> extra_args)
+    : config_(std::move(config)),
+      log_(std::move(log)),
+      command_(std::move(command)),
+      extra_args_(std::move(extra_args)) {}
 
 BridgeProcess::~BridgeProcess() {
     if (pid_ > 0) stop(std::chrono::seconds(10));
@@ -37,8 +40,11 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
     std::error_code ec;
     log_offset_ = std::filesystem::exists(log_, ec) ? std::filesystem::file_size(log_, ec) : 0;
     std::string binary = bridge_binary().string();
-    std::string config = config_.string();
-    std::string command = command_;
+    std::vector<std::string> args{binary, command_, "--config", config_.string()};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -46,8 +52,7 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
-        execl(binary.c_str(), binary.c_str(), command.c_str(), "--config", config.c_str(),
-              static_cast<char*>(nullptr));
+        execv(binary.c_str(), argv.data());
         _exit(127);
     }
     pid_ = pid;
@@ -61,11 +66,15 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
 }
 
 bool BridgeProcess::exited(int* status) {
-    if (pid_ <= 0) return true;
+    if (pid_ <= 0) {
+        if (status) *status = last_status_;
+        return true;
+    }
     int st = 0;
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
         pid_ = -1;
+        last_status_ = st;
         if (status) *status = st;
         return true;
     }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace bb::itest {
 
@@ -13,8 +14,10 @@ namespace bb::itest {
 // then SIGKILL after a deadline), by its PID only.
 class BridgeProcess {
 public:
+    // `command` is `run` or `edge`; `extra_args` go after `--config <file>`, e.g.
+    // {"--bindings", "a,b"}.
     BridgeProcess(std::filesystem::path config, std::filesystem::path log,
-                  std::string command = "run");
+                  std::string command = "run", std::vector<std::string> extra_args = {});
     ~BridgeProcess();
     BridgeProcess(const BridgeProcess&) = delete;
     BridgeProcess& operator=(const BridgeProcess&) = delete;
@@ -26,7 +29,8 @@ public:
     int stop(std::chrono::milliseconds within = std::chrono::seconds(20));
     // SIGKILL, as a crash would end it, and reap it: nothing runs its shutdown.
     void kill_now();
-    // True once the process has exited (reaps it); `status` is its wait status.
+    // True once the process has exited (reaps it); `status` is its wait status, also when
+    // an earlier call reaped it.
     bool exited(int* status = nullptr);
     bool running() const { return pid_ > 0; }
     std::string log_text() const;
@@ -35,7 +39,9 @@ private:
     std::filesystem::path config_;
     std::filesystem::path log_;
     std::string command_;
+    std::vector<std::string> extra_args_;
     pid_t pid_ = -1;
+    int last_status_ = 0;    // wait status of the last reaped run
     size_t log_offset_ = 0;  // where this run's output starts in the log
 };
 
