@@ -7,6 +7,7 @@
 #include "broker-bridge/cli/commands.hpp"
 #include "broker-bridge/config.hpp"
 #include "broker-bridge/duration.hpp"
+#include "broker-bridge/errors.hpp"
 #include "broker-bridge/edge/token_verifier.hpp"
 
 namespace bb::cli {
@@ -22,7 +23,16 @@ bool is_whole_number(const std::string& s) {
     return true;
 }
 
+// `7` is a number, `a,b` a list, `["acme"]` (JSON: an array or object) a list of one;
+// anything else is text.
 nlohmann::json claim_value(const std::string& text) {
+    if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
+        auto parsed = nlohmann::json::parse(text, nullptr, false);
+        if (parsed.is_discarded()) {
+            throw bb::ConfigError("--claim: the value '" + text + "' starts like JSON but is not");
+        }
+        return parsed;
+    }
     auto scalar = [](const std::string& s) -> nlohmann::json {
         return is_whole_number(s) ? nlohmann::json(std::stoll(s)) : nlohmann::json(s);
     };

@@ -71,7 +71,8 @@ void add_edge_commands(CLI::App& app, Args& a) {
     auto* token = app.add_subcommand("token", "print a development token for the edge");
     add_config_option(token, a.token.config);
     token->add_option("--sub", a.token.sub, "the token's subject (user id)")->required();
-    token->add_option("--claim", a.token.claims, "name=value (a,b for a list); repeatable");
+    token->add_option("--claim", a.token.claims,
+                      "name=value (a,b or [\"a\"] for a list); repeatable");
     token->add_option("--ttl", a.token.ttl, "lifetime, e.g. 15m, 1h")->capture_default_str();
 }
 

@@ -336,18 +336,26 @@ BOOST_AUTO_TEST_CASE(the_token_command_mints_a_token_the_edge_accepts) {
         << "      - {kid: k1, alg: HS256, secret: \"" << kEdgeSecret << "\"}\n"
         << "  channels:\n    - {pattern: \"chat:{room}\", subject: \"rt.chat.{room}\", "
         << "subscribe: authenticated}\n";
-    std::string command = std::string(BB_BINARY_DIR) + "/bin/broker-bridge token --config " +
-                          (dir() / "token.yaml").string() + " --sub 42 --claim orgs=7,8 --ttl 5m";
-    FILE* out = popen(command.c_str(), "r");
-    BOOST_TEST_REQUIRE(out != nullptr);
-    char line[4096] = {};
-    BOOST_TEST_REQUIRE(fgets(line, sizeof line, out) != nullptr);
-    BOOST_TEST(pclose(out) == 0);
-    std::string minted(line);
-    minted.erase(minted.find_last_not_of("\n") + 1);
+    auto mint = [&](const std::string& claim) {
+        std::string command = std::string(BB_BINARY_DIR) + "/bin/broker-bridge token --config " +
+                              (dir() / "token.yaml").string() + " --sub 42 --claim '" + claim +
+                              "' --ttl 5m";
+        FILE* out = popen(command.c_str(), "r");
+        BOOST_TEST_REQUIRE(out != nullptr);
+        char line[4096] = {};
+        BOOST_TEST_REQUIRE(fgets(line, sizeof line, out) != nullptr);
+        BOOST_TEST(pclose(out) == 0);
+        std::string minted(line);
+        minted.erase(minted.find_last_not_of("\n") + 1);
+        return minted;
+    };
     WsClient c(port());
-    BOOST_TEST(c.connect(minted)["op"] == "connected");
+    BOOST_TEST(c.connect(mint("orgs=7,8"))["op"] == "connected");
     BOOST_TEST(c.subscribe("org:8:presence", 2)["op"] == "subscribed");
+    // One org needs the JSON form: plain `orgs=9` would be text, and no member of anything.
+    WsClient single(port());
+    BOOST_TEST(single.connect(mint(R"(orgs=["9"])"))["op"] == "connected");
+    BOOST_TEST(single.subscribe("org:9:presence", 2)["op"] == "subscribed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
