@@ -55,6 +55,8 @@ BOOST_AUTO_TEST_CASE(a_handler_host_killed_repeatedly_loses_and_duplicates_no_ev
     auto db = dir() / "analytics.db";
     start_bridge(analytics_binding(db));
     auto rows = [&] { return sqlite_count(db, "SELECT count(*) FROM events"); };
+    // Long soak runs get time in proportion to their size.
+    const auto flow_deadline = std::chrono::seconds(60 + events / 1000);
 
     Stopwatch clock;
     EventFeed feed(client(), "kill", events, [](int n) {
@@ -66,7 +68,7 @@ BOOST_AUTO_TEST_CASE(a_handler_host_killed_repeatedly_loses_and_duplicates_no_ev
     std::vector<int64_t> recovery_ms;
     int done_kills = 0;
     for (int64_t point : kill_points(seed, kills, events)) {
-        BOOST_TEST_REQUIRE(wait_until([&] { return rows() >= point; }, 60s),
+        BOOST_TEST_REQUIRE(wait_until([&] { return rows() >= point; }, flow_deadline),
                            "stuck at " << rows() << " rows:\n"
                                        << tail(bridge().log_text()));
         // The moment itself is random, not a condition: a kill mid-batch is the point.
@@ -87,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_handler_host_killed_repeatedly_loses_and_duplicates_no_ev
     }
     feed.join();
     BOOST_TEST_REQUIRE(feed.given_up() == 0);
-    bool all_stored = wait_until([&] { return rows() == events; }, 60s, 50ms);
+    bool all_stored = wait_until([&] { return rows() == events; }, flow_deadline, 50ms);
     BOOST_TEST(wait_until([&] { return consumers_idle(client().js(), "EVENTS", 1); }, 30s, 50ms),
                "a consumer still has events pending");
     int64_t stored = rows();
