@@ -33,9 +33,9 @@ public:
     EventFeed& operator=(const EventFeed&) = delete;
 
     void join();
-    int stored() const { return stored_.load(); }         // acknowledged by the stream
-    int64_t retries() const { return retries_.load(); }   // failed publishes retried
-    int given_up() const { return given_up_.load(); }     // events never stored
+    int stored() const { return stored_.load(); }        // acknowledged by the stream
+    int64_t retries() const { return retries_.load(); }  // failed publishes retried
+    int given_up() const { return given_up_.load(); }    // events never stored
     std::string id(int n) const { return prefix_ + "-" + std::to_string(n); }
 
 private:

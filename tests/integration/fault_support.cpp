@@ -129,9 +129,8 @@ bool consumers_idle(jsCtx* js, const std::string& stream, int expected) {
 int64_t ack_pending(jsCtx* js, const std::string& stream) {
     int count = 0;
     int64_t pending = 0;
-    bool read = for_each_consumer(js, stream, &count, [&](const jsConsumerInfo& c) {
-        pending += c.NumAckPending;
-    });
+    bool read = for_each_consumer(js, stream, &count,
+                                  [&](const jsConsumerInfo& c) { pending += c.NumAckPending; });
     return read ? pending : -1;
 }
 

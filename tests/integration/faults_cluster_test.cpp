@@ -158,8 +158,8 @@ BOOST_AUTO_TEST_CASE(two_cluster_servers_killed_in_turn_lose_no_event_and_no_mes
         killed.push_back(NatsCluster::name_of(i) + "(" + stream + " leader)");
         Stopwatch outage;
         cluster.server(i).kill_now();
-        BOOST_TEST_MESSAGE("killed " << killed.back() << " at " << received.size()
-                                     << " messages, " << clock.ms() << " ms");
+        BOOST_TEST_MESSAGE("killed " << killed.back() << " at " << received.size() << " messages, "
+                                     << clock.ms() << " ms");
         read_some(received.size() + 50, 10s);  // the flow goes on without it
         cluster.server(i).restart();
         for (const char* s : {"EVENTS", "DLQ", "RT"}) {
@@ -176,9 +176,9 @@ BOOST_AUTO_TEST_CASE(two_cluster_servers_killed_in_turn_lose_no_event_and_no_mes
     BOOST_TEST(!ws.next_op("message", 500ms).has_value(), "a message beyond the events arrived");
 
     std::set<int> distinct(received.begin(), received.end());
-    bool in_order = std::is_sorted(received.begin(), received.end()) &&
-                    std::adjacent_find(seqs.begin(), seqs.end(), std::greater_equal<>()) ==
-                        seqs.end();
+    bool in_order =
+        std::is_sorted(received.begin(), received.end()) &&
+        std::adjacent_find(seqs.begin(), seqs.end(), std::greater_equal<>()) == seqs.end();
     for (size_t i = 1; i < received.size() && !in_order; ++i) {
         if (received[i] < received[i - 1] || seqs[i] <= seqs[i - 1]) {
             BOOST_TEST_MESSAGE("out of order at " << i << ": n " << received[i - 1] << " then "
@@ -196,8 +196,8 @@ BOOST_AUTO_TEST_CASE(two_cluster_servers_killed_in_turn_lose_no_event_and_no_mes
     fig << "events=" << events << " killed=" << killed[0] << "," << killed[1]
         << " publish_retries=" << feed.retries() << " table_losses=" << table_losses
         << " message_losses=" << message_losses << " duplicates=" << duplicates
-        << " in_order=" << (in_order ? "yes" : "no") << " dlq=" << dlq << " back_to_r3_ms=" << healthy_ms[0] << "," << healthy_ms[1]
-        << " total_ms=" << clock.ms();
+        << " in_order=" << (in_order ? "yes" : "no") << " dlq=" << dlq
+        << " back_to_r3_ms=" << healthy_ms[0] << "," << healthy_ms[1] << " total_ms=" << clock.ms();
     print_figures("cluster-kill", fig.str());
     BOOST_TEST(feed.given_up() == 0);
     BOOST_TEST(table_losses == 0);

@@ -201,13 +201,13 @@ BOOST_AUTO_TEST_CASE(clients_of_a_killed_edge_recover_every_message_once_and_in_
             ++done_kills;
             BOOST_TEST_REQUIRE(edge.start(20s), tail(edge.log_text()));
             BOOST_TEST_REQUIRE(reader.join(20s), "no rejoin after kill " << done_kills << ": "
-                                                            << reader.last_error());
+                                                                         << reader.last_error());
             recovery_ms.push_back(since_kill.ms());
             continue;
         }
         if (!reader.read_one(5s)) {
-            BOOST_TEST_REQUIRE(reader.join(20s), "no rejoin after a lost connection: "
-                                                      << reader.last_error());
+            BOOST_TEST_REQUIRE(reader.join(20s),
+                               "no rejoin after a lost connection: " << reader.last_error());
         }
     }
     producer.join();
@@ -223,13 +223,13 @@ BOOST_AUTO_TEST_CASE(clients_of_a_killed_edge_recover_every_message_once_and_in_
         duplicates += static_cast<int64_t>(values.size() - distinct.size());
         BOOST_TEST(values == one_to(per_channel), room(c) << ": not every message once, in order");
     }
-    int64_t slowest = recovery_ms.empty() ? 0 : *std::max_element(recovery_ms.begin(),
-                                                                  recovery_ms.end());
+    int64_t slowest =
+        recovery_ms.empty() ? 0 : *std::max_element(recovery_ms.begin(), recovery_ms.end());
     std::ostringstream fig;
     fig << "messages=" << total << " channels=" << kChannels << " kills=" << done_kills
         << " rejoins=" << reader.rejoins() << " recovered_subscriptions=" << reader.recovered()
-        << " losses=" << losses << " duplicates=" << duplicates
-        << " max_recovery_ms=" << slowest << " total_ms=" << clock.ms();
+        << " losses=" << losses << " duplicates=" << duplicates << " max_recovery_ms=" << slowest
+        << " total_ms=" << clock.ms();
     print_figures("edge-kill", fig.str());
     BOOST_TEST(publish_failures.load() == 0);
     BOOST_TEST(done_kills == kills);

@@ -80,11 +80,10 @@ BOOST_AUTO_TEST_CASE(a_handler_host_killed_repeatedly_loses_and_duplicates_no_ev
         BOOST_TEST_REQUIRE(bridge().start(20s), "no restart:\n" << tail(bridge().log_text()));
         int64_t ready_ms = since_kill.ms();
         // Recovered once rows grow again (or every event is stored).
-        BOOST_TEST_REQUIRE(
-            wait_until([&] { return rows() > at_kill || rows() == events; }, 30s));
+        BOOST_TEST_REQUIRE(wait_until([&] { return rows() > at_kill || rows() == events; }, 30s));
         recovery_ms.push_back(since_kill.ms());
-        BOOST_TEST_MESSAGE("kill " << done_kills << " at " << at_kill << " rows, "
-                                   << clock.ms() << " ms: host ready after " << ready_ms
+        BOOST_TEST_MESSAGE("kill " << done_kills << " at " << at_kill << " rows, " << clock.ms()
+                                   << " ms: host ready after " << ready_ms
                                    << " ms, rows growing after " << recovery_ms.back() << " ms");
     }
     feed.join();
@@ -94,17 +93,17 @@ BOOST_AUTO_TEST_CASE(a_handler_host_killed_repeatedly_loses_and_duplicates_no_ev
                "a consumer still has events pending");
     int64_t stored = rows();
     int64_t distinct = sqlite_count(db, "SELECT count(DISTINCT id) FROM events");
-    int64_t ours = sqlite_count(db, "SELECT count(DISTINCT stream_seq) FROM events "
-                                    "WHERE id LIKE 'kill-%'");
+    int64_t ours = sqlite_count(db,
+                                "SELECT count(DISTINCT stream_seq) FROM events "
+                                "WHERE id LIKE 'kill-%'");
     int64_t losses = events - distinct;
     int64_t duplicates = stored - distinct;
-    int64_t slowest = recovery_ms.empty() ? 0 : *std::max_element(recovery_ms.begin(),
-                                                                  recovery_ms.end());
+    int64_t slowest =
+        recovery_ms.empty() ? 0 : *std::max_element(recovery_ms.begin(), recovery_ms.end());
     std::ostringstream fig;
-    fig << "events=" << events << " kills=" << done_kills << " seed=" << seed
-        << " rows=" << stored << " losses=" << losses << " duplicates=" << duplicates
-        << " dlq=" << stream_messages("DLQ") << " max_recovery_ms=" << slowest
-        << " total_ms=" << clock.ms();
+    fig << "events=" << events << " kills=" << done_kills << " seed=" << seed << " rows=" << stored
+        << " losses=" << losses << " duplicates=" << duplicates << " dlq=" << stream_messages("DLQ")
+        << " max_recovery_ms=" << slowest << " total_ms=" << clock.ms();
     print_figures("host-kill", fig.str());
     BOOST_TEST(all_stored);
     BOOST_TEST(done_kills >= kills);

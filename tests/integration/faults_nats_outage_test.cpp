@@ -33,7 +33,8 @@ std::string nats_yaml(const std::string& url, const std::string& connect_timeout
 
 std::string host_yaml(const std::string& url, int admin_port, const std::filesystem::path& db) {
     return nats_yaml(url, "2s") + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) +
-           "\nplugins:\n  path: [" BB_PLUGIN_DIR "]\n"
+           "\nplugins:\n  path: [" BB_PLUGIN_DIR
+           "]\n"
            "handlers:\n  ack_margin: 500ms\n  fetch_wait: 500ms\n  shutdown_timeout: 3s\n"
            "bindings:\n"
            "  - name: analytics\n    plugin: analytics\n    subjects: [\"events.>\"]\n"
@@ -54,8 +55,16 @@ std::string edge_yaml(const std::string& url, int admin_port) {
 }
 
 std::vector<std::string> publish_args(const std::filesystem::path& config, const std::string& id) {
-    return {"publish",          "--config", config.string(), "--type", "OutageChecked",
-            "--aggregate-type", "Test",     "--aggregate-id", "a-1",   "--id",
+    return {"publish",
+            "--config",
+            config.string(),
+            "--type",
+            "OutageChecked",
+            "--aggregate-type",
+            "Test",
+            "--aggregate-id",
+            "a-1",
+            "--id",
             id};
 }
 
@@ -151,9 +160,8 @@ BOOST_AUTO_TEST_CASE(nats_unreachable_makes_processes_not_ready_and_they_recover
     fig << "outage_ms=" << outage.count() << " not_ready_after_ms=" << noticed_ms
         << " cli_failed_after_ms=" << failed_after_ms << " host_ready_after_ms=" << host_ready_ms
         << " edge_ready_after_ms=" << edge_ready_ms
-        << " waiting_publish_done_after_ms=" << waited_publish_ms
-        << " losses=" << 1 - waited_rows() << " processes_kept="
-        << (host.running() && edge.running() ? "yes" : "no");
+        << " waiting_publish_done_after_ms=" << waited_publish_ms << " losses=" << 1 - waited_rows()
+        << " processes_kept=" << (host.running() && edge.running() ? "yes" : "no");
     print_figures("nats-outage", fig.str());
 }
 

@@ -60,7 +60,7 @@ struct StoreFault {
     std::string name;
     std::string inject;  // SQL run as the superuser
     std::string clear;
-    std::string error;   // what the host logs as the store's error
+    std::string error;  // what the host logs as the store's error
 };
 
 // Publishes events while `fault` holds, checks they wait unacknowledged and undead, clears
@@ -68,7 +68,8 @@ struct StoreFault {
 void run_store_fault(BridgeFixture& f, const std::string& table, const StoreFault& fault) {
     const int events = static_cast<int>(env_number("BB_FAULT_STORE_EVENTS", 300));
     const auto hold = std::chrono::milliseconds(env_number("BB_FAULT_STORE_MS", 3000));
-    std::string rows_sql = "SELECT count(*) FROM " + table + " WHERE id LIKE '" + fault.name + "-%'";
+    std::string rows_sql =
+        "SELECT count(*) FROM " + table + " WHERE id LIKE '" + fault.name + "-%'";
     size_t failing_before = count_of(f.bridge().log_text(), "analytics store failing");
 
     pg_value(pg().dsn(), fault.inject);
@@ -85,7 +86,8 @@ void run_store_fault(BridgeFixture& f, const std::string& table, const StoreFaul
                    log.find(fault.error) != std::string::npos;
         },
         20s, 20ms);
-    BOOST_TEST(noticed, "the host never logged the store failing:\n" << tail(f.bridge().log_text()));
+    BOOST_TEST(noticed, "the host never logged the store failing:\n"
+                            << tail(f.bridge().log_text()));
     // The fault holds its full length; meanwhile nothing is stored, acknowledged or dead.
     bool leaked = wait_until(
         [&] { return pg_count(pg().dsn(), rows_sql) != 0 || f.stream_messages("DLQ") != 0; },
@@ -128,10 +130,10 @@ BOOST_AUTO_TEST_CASE(a_store_that_refuses_writes_holds_events_until_it_accepts_t
         "USING ERRCODE = 'disk_full'; END $$";
     pg_value(pg().dsn(), function);
 
-    run_store_fault(*this, table,
-                    {"permission", "REVOKE INSERT ON " + table + " FROM bridge_writer",
-                     "GRANT INSERT ON " + table + " TO bridge_writer",
-                     "permission denied for table " + table});
+    run_store_fault(
+        *this, table,
+        {"permission", "REVOKE INSERT ON " + table + " FROM bridge_writer",
+         "GRANT INSERT ON " + table + " TO bridge_writer", "permission denied for table " + table});
     run_store_fault(*this, table,
                     {"diskfull",
                      "CREATE TRIGGER fault_disk_full BEFORE INSERT ON " + table +
