@@ -68,6 +68,9 @@ std::optional<std::string> read_members(const json& doc, Command& c) {
     }
     if (auto why = read_since(doc, c)) return why;
     if (auto it = doc.find("data"); it != doc.end()) c.data = *it;
+    // A published event's data is an object: handlers and templates read its fields, and
+    // an array or a bare value would reach them as a shape no event has.
+    if (c.op == Op::kPublish && !c.data.is_object()) return "data must be a JSON object";
     bool needs_channel = c.op == Op::kSubscribe || c.op == Op::kUnsubscribe || c.op == Op::kPublish;
     if (needs_channel && c.channel.empty()) return "channel is required";
     bool needs_token = c.op == Op::kConnect || c.op == Op::kRefresh;

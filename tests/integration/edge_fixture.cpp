@@ -16,7 +16,7 @@ namespace {
 bool shared_delivery = (bb::edge::use_shared_delivery_threads(), true);
 
 std::string config_text(const std::string& url, const std::string& edge_yaml,
-                        const std::string& realtime_yaml) {
+                        const std::string& realtime_yaml, const std::string& auth_yaml) {
     std::ostringstream out;
     out << "nats:\n  url: " << url << "\n  reconnect_wait: 50ms\n  reconnect_wait_max: 200ms\n"
         << "log:\n  level: info\n";
@@ -31,7 +31,7 @@ std::string config_text(const std::string& url, const std::string& edge_yaml,
         << "    leeway: 1s\n"
         << "    keys:\n"
         << "      - {kid: k1, alg: HS256, secret: \"" << kEdgeSecret << "\"}\n"
-        << "  channels:\n"
+        << auth_yaml << "  channels:\n"
         << "    - pattern: \"user:{user}:notifications\"\n"
         << "      subject: \"rt.user.{user}.notifications\"\n"
         << "      subscribe: \"{user} == sub\"\n"
@@ -73,9 +73,10 @@ EdgeFixture::~EdgeFixture() {
     std::filesystem::remove_all(dir_, ec);
 }
 
-void EdgeFixture::start_edge(const std::string& edge_yaml, const std::string& realtime_yaml) {
-    config_ =
-        parse_config(config_text(server_.url(), edge_yaml, realtime_yaml), dir_ / "config.yaml");
+void EdgeFixture::start_edge(const std::string& edge_yaml, const std::string& realtime_yaml,
+                             const std::string& auth_yaml) {
+    config_ = parse_config(config_text(server_.url(), edge_yaml, realtime_yaml, auth_yaml),
+                           dir_ / "config.yaml");
     ensure_stream(client_->js(), config_.events);
     ensure_stream(client_->js(), config_.realtime);
     metrics_ = std::make_unique<Metrics>();

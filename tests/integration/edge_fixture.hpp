@@ -24,8 +24,10 @@ public:
     ~EdgeFixture();
 
     // `edge_yaml` is appended inside `edge:` (indented two spaces); `streams_yaml` replaces
-    // the streams section's realtime entry when given.
-    void start_edge(const std::string& edge_yaml = "", const std::string& realtime_yaml = "");
+    // the streams section's realtime entry when given; `auth_yaml` is appended after the
+    // HS256 key k1 (more keys indented six spaces, or auth keys such as `    issuer: x`).
+    void start_edge(const std::string& edge_yaml = "", const std::string& realtime_yaml = "",
+                    const std::string& auth_yaml = "");
     void stop_edge();  // graceful shutdown
     int port() const { return edge_->port(); }
     bb::edge::Edge& edge() { return *edge_; }

@@ -167,6 +167,13 @@ void NatsServer::stop() {
     pid_ = -1;
 }
 
+void NatsServer::kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, kStopDeadline);
+    pid_ = -1;
+}
+
 void NatsServer::restart() {
     stop();
     start(port_);

@@ -29,6 +29,8 @@ public:
 
     // SIGTERM, then SIGKILL if it has not exited within 10 s. Safe when already stopped.
     void stop();
+    // SIGKILL, as a crash or a pulled plug ends it, and reap it. Safe when already stopped.
+    void kill_now();
     // Starts again on the same port with the same store: streams and messages survive.
     void restart();
 
