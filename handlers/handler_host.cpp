@@ -28,6 +28,12 @@ HandlerHost::HandlerHost(const Config& config, const NatsClient& nats, Metrics& 
 HandlerHost::~HandlerHost() { stop(); }
 
 void HandlerHost::start() {
+    if (config_.bindings.empty()) {
+        // An edge-only process may share the group of a handler host: with no bindings of
+        // its own it must not treat that host's consumers as stale, nor read advisories.
+        log::info("handlers not started", {{"reason", "no bindings"}});
+        return;
+    }
     buckets_ = open_buckets(config_, nats_);
     int workers = config_.handlers.workers;
     if (workers == 0) {
