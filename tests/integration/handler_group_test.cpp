@@ -87,8 +87,7 @@ BOOST_AUTO_TEST_CASE(an_edge_only_process_keeps_the_consumers_of_its_group) {
     BOOST_TEST(run_edge.log_text().find("consumer removed") == std::string::npos);
 
     publish(make_event("UserCreated", "edge-only-1"));
-    BOOST_TEST(wait_until([&] { return lines_of(handled_log) >= 1; }, 20s),
-               bridge().log_text());
+    BOOST_TEST(wait_until([&] { return lines_of(handled_log) >= 1; }, 20s), bridge().log_text());
 }
 
 // Two Deployments may run different bindings of one file under one group (no
