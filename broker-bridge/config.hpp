@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,9 @@ struct Config {
     std::vector<std::filesystem::path> plugin_path;  // absolute after loading
     HandlersConfig handlers;
     std::vector<BindingConfig> bindings;
+    // `run --bindings`: the file's bindings this process leaves to other processes. Their
+    // consumers are never stale to this process, whatever group runs them.
+    std::set<std::string> bindings_elsewhere;
     std::optional<EdgeConfig> edge;  // present: `run` starts the WebSocket edge too
 };
 

@@ -239,6 +239,9 @@ void select_bindings(Config& c, const std::vector<std::string>& names) {
             throw ConfigError("--bindings names '" + name + "' twice");
         }
     }
+    for (const auto& b : c.bindings) {
+        if (!wanted.count(b.name)) c.bindings_elsewhere.insert(b.name);
+    }
     std::erase_if(c.bindings, [&](const BindingConfig& b) { return !wanted.count(b.name); });
 }
 

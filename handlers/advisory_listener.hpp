@@ -14,8 +14,10 @@ namespace bb::handlers {
 // Dead-letters events whose handler never answered on any delivery (it crashed the process
 // each time): JetStream gives up after MaxDeliver and sends a max-deliveries advisory, which
 // the advisories stream keeps, so the advisory is handled even when no host was running at
-// the moment it was sent. One durable consumer per group reads the stream; advisories for
-// consumers outside this process's bindings are left to the process that owns them.
+// the moment it was sent. One listener per stream that bindings consume (EVENTS, and
+// PRESENCE when a binding runs on it), each one durable consumer per group on the
+// advisories stream: nats-server 2.9 takes a single filter subject per consumer. Advisories
+// for consumers outside this process's bindings are left to the process that owns them.
 //
 // Owned by the handler host; one thread; stop() joins it.
 class AdvisoryListener {
@@ -25,9 +27,14 @@ public:
         std::string plugin;
     };
 
-    // `targets`: durable consumer name -> its binding and plugin.
+    // `stream`: the stream whose consumers' advisories it handles; `targets`: durable
+    // consumer name (on that stream) -> its binding and plugin.
     AdvisoryListener(const Config& config, const NatsClient& nats, Metrics& metrics,
-                     std::map<std::string, Target> targets);
+                     std::string stream, std::map<std::string, Target> targets);
+
+    // The listener's own consumer on the advisories stream: `bridge_advisories_<group>` for
+    // the events stream (the name earlier builds used), `..._<stream>` for any other.
+    static std::string durable_for(const Config& config, const std::string& stream);
     ~AdvisoryListener();
 
     void start();  // throws StartupError when the consumer cannot be made
@@ -41,6 +48,7 @@ private:
     const Config& config_;
     const NatsClient& nats_;
     Metrics& metrics_;
+    const std::string stream_;
     std::map<std::string, Target> targets_;
     NatsSubscription sub_;
     std::atomic<bool> stopping_{false};

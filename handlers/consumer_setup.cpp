@@ -44,6 +44,14 @@ void fill_config(jsConsumerConfig& cc, const Config& config, const BindingConfig
     }
 }
 
+// The binding named in a description `<mark>binding=<name>`; empty when there is none.
+std::string binding_of(std::string_view description, std::string_view mark) {
+    std::string_view rest = description.substr(mark.size());
+    constexpr std::string_view kKey = "binding=";
+    if (rest.rfind(kKey, 0) != 0) return {};
+    return std::string(rest.substr(kKey.size()));
+}
+
 }  // namespace
 
 std::string consumer_description(const std::string& group, const std::string& binding) {
@@ -96,6 +104,7 @@ NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config
 
 void remove_stale_consumers(const NatsClient& nats, const Config& config,
                             const std::set<std::string>& keep) {
+    if (config.bindings.empty()) return;  // nothing here owns a consumer
     remove_stale_consumers(nats, config, config.events.name, keep);
     if (config.presence) remove_stale_consumers(nats, config, config.presence->name, keep);
 }
@@ -117,6 +126,7 @@ void remove_stale_consumers(const NatsClient& nats, const Config& config,
         const char* desc = ci->Config ? ci->Config->Description : nullptr;
         if (!desc || std::string_view(desc).rfind(mark, 0) != 0) continue;
         if (keep.count(ci->Name)) continue;
+        if (config.bindings_elsewhere.count(binding_of(desc, mark))) continue;
         s = js_DeleteConsumer(nats.js(), stream.c_str(), ci->Name, nullptr, &jerr);
         if (s != NATS_OK && s != NATS_NOT_FOUND) {
             log::warn("stale consumer not removed", {{"consumer", ci->Name},

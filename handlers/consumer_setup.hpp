@@ -22,7 +22,12 @@ NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config
 // removed, so consumers other applications made on the stream are left alone.
 std::string consumer_description(const std::string& group, const std::string& binding);
 
-// Deletes the consumers of `group` on the events stream whose names are not in `keep`.
+// Deletes the stale consumers of this process's group (`handlers.group`) on the events and
+// presence streams: those marked with the group whose names are not in `keep` (the names
+// this process's bindings use) and whose binding is not one the file leaves to another
+// process (`bindings_elsewhere`, from `run --bindings`). Other groups' consumers, and ones
+// other applications made, are never touched. Call it only with at least one binding: a
+// process without bindings (an edge alone) owns no consumers and deletes none.
 void remove_stale_consumers(const NatsClient& nats, const Config& config,
                             const std::set<std::string>& keep);
 // The same for one stream.

@@ -28,6 +28,12 @@ HandlerHost::HandlerHost(const Config& config, const NatsClient& nats, Metrics& 
 HandlerHost::~HandlerHost() { stop(); }
 
 void HandlerHost::start() {
+    if (config_.bindings.empty()) {
+        // An edge-only process may share the group of a handler host: with no bindings of
+        // its own it must not treat that host's consumers as stale, nor read advisories.
+        log::info("handlers not started", {{"reason", "no bindings"}});
+        return;
+    }
     buckets_ = open_buckets(config_, nats_);
     int workers = config_.handlers.workers;
     if (workers == 0) {
@@ -36,7 +42,8 @@ void HandlerHost::start() {
     pool_ = std::make_unique<WorkerPool>(std::max(workers, 1),
                                          config_.handlers.max_stuck_threads);
     std::set<std::string> durables;
-    std::map<std::string, AdvisoryListener::Target> targets;
+    // stream -> durable consumer -> its binding, for the max-deliveries advisories.
+    std::map<std::string, std::map<std::string, AdvisoryListener::Target>> targets;
     for (const auto& b : config_.bindings) {
         auto it = plugins_.find(b.plugin);
         if (it == plugins_.end()) {
@@ -52,13 +59,16 @@ void HandlerHost::start() {
                                                            metrics_, *pool_));
         for (const auto& d : runners_.back()->durables()) {
             durables.insert(d);
-            targets[d] = {b.name, b.plugin};
+            targets[runners_.back()->stream()][d] = {b.name, b.plugin};
         }
     }
     remove_stale_consumers(nats_, config_, durables);
     for (auto& r : runners_) r->start();
-    advisories_ = std::make_unique<AdvisoryListener>(config_, nats_, metrics_, targets);
-    advisories_->start();
+    for (auto& [stream, durable_targets] : targets) {
+        advisories_.push_back(std::make_unique<AdvisoryListener>(config_, nats_, metrics_,
+                                                                 stream, durable_targets));
+        advisories_.back()->start();
+    }
     poller_ = std::thread([this] { poll_loop(); });
     log::info("handlers started", {{"bindings", runners_.size()}, {"workers", workers},
                                    {"group", config_.handlers.group}});
@@ -72,7 +82,7 @@ void HandlerHost::stop() {
     }
     wake_.notify_all();
     if (poller_.joinable()) poller_.join();
-    if (advisories_) advisories_->stop();
+    for (auto& a : advisories_) a->stop();
     auto deadline = std::chrono::steady_clock::now() + config_.handlers.shutdown_timeout;
     // Every binding stops fetching first, so all of them share the whole drain deadline.
     for (auto& r : runners_) r->stop_fetching();

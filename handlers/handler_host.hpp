@@ -47,7 +47,7 @@ private:
     std::unique_ptr<WorkerPool> pool_;
     std::vector<std::unique_ptr<PluginInstance>> instances_;
     std::vector<std::unique_ptr<BindingRunner>> runners_;
-    std::unique_ptr<AdvisoryListener> advisories_;
+    std::vector<std::unique_ptr<AdvisoryListener>> advisories_;  // one per consumed stream
 
     std::mutex mutex_;
     std::condition_variable wake_;

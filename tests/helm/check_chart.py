@@ -6,9 +6,11 @@ Run by ctest as bb_chart with Debian's /usr/bin/python3 (python3-yaml):
 For the default values and every helm/broker-bridge/ci/*-values.yaml it lints the chart with
 --strict, renders it, and checks the manifests: every Deployment has probes on /healthz and
 /readyz, resources, a locked-down security context and a grace period that covers the
-daemon's drain; each handler group is one Deployment running its bindings; the ConfigMap's
+daemon's drain; each handler group is one Deployment running its bindings, scaled only
+when neither per-aggregate ordering nor a SQLite analytics file forbids it; the ConfigMap's
 config passes `broker-bridge check-config --offline`; secrets arrive only through
-secretKeyRef. Every tests/helm/invalid/*.yaml must be refused, with the text its
+secretKeyRef, and every ${VAR} a pod's part of the config needs is set from a Secret;
+presence, buckets and e-mail templates appear when their values turn them on. Every tests/helm/invalid/*.yaml must be refused, with the text its
 `# expect:` line names. configs/cluster.yaml must equal the default render's config.
 """
 import argparse
@@ -70,6 +72,36 @@ def check_container(name, c, pod):
               f"{name}: env {env['name']} is a literal value, not a secretKeyRef")
 
 
+def check_secret_env(label, config_text, dep):
+    """Every ${VAR} without a default that this part of the config names reaches the pod
+    from a Secret: otherwise the pod would refuse to start on an unset variable."""
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for var in sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", config_text))):
+        got = env.get(var, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        check(got.get("name") and got.get("key"), f"{label}: ${{{var}}} is not set from a Secret")
+
+
+def check_optional_parts(values, config, by_kind, label):
+    """Presence and e-mail templates appear exactly when their values turn them on."""
+    presence = values.get("streams", {}).get("presence", {}).get("enabled", False)
+    check(("presence" in config["streams"]) == presence, f"{label}: stream PRESENCE {presence}")
+    if "edge" in config:
+        check(("presence" in config["edge"]) == presence, f"{label}: edge.presence {presence}")
+    buckets = {b["name"] for b in config.get("buckets", [])}
+    for b in config["bindings"]:
+        plugin_config = b.get("config") or {}
+        wanted = {"email": [plugin_config.get("bucket")], "presence": ["presence"],
+                  "push": ["push_subscriptions", "push_sent"]}.get(b["plugin"], [])
+        for name in wanted:
+            check(name in buckets, f"{label}: binding {b['name']} needs bucket {name}")
+    templates = values.get("email", {}).get("templatesConfigMap")
+    for dep in by_kind.get("Deployment", []):
+        pod = dep["spec"]["template"]["spec"]
+        mounts = {m["mountPath"] for m in pod["containers"][0].get("volumeMounts", [])}
+        check(("/etc/broker-bridge-templates" in mounts) == bool(templates),
+              f"{dep['metadata']['name']}: e-mail templates mounted={not templates}")
+
+
 def check_config(binary, text, label):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write(text)
@@ -119,11 +151,23 @@ def check_render(docs, values, binary, label):
     check(sorted(handler_deps) == sorted(g["name"] for g in groups),
           f"{label}: handler Deployments {sorted(handler_deps)} != groups")
     ordered = {b["name"] for b in config["bindings"] if b.get("ordering") == "per-aggregate"}
+    on_sqlite = {b["name"] for b in config["bindings"] if b["plugin"] == "analytics" and
+                 (b.get("config") or {}).get("sink", "sqlite") == "sqlite"}
     for g in groups:
         dep, bindings = handler_deps.get(g["name"], (None, []))
         check(bindings == [b["name"] for b in g["bindings"]], f"{label}: {g['name']} bindings")
         if dep and ordered.intersection(bindings):
             check(dep["spec"]["replicas"] <= 1, f"{label}: ordered group {g['name']} scaled")
+        if dep and on_sqlite.intersection(bindings):
+            check(dep["spec"]["replicas"] <= 1, f"{label}: SQLite analytics {g['name']} scaled")
+        if dep:
+            text = yaml.safe_dump([b for b in config["bindings"] if b["name"] in bindings])
+            check_secret_env(f"{label}: group {g['name']}", text, dep)
+    if "edge" in config:
+        edge_dep = [d for d in by_kind["Deployment"]
+                    if d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "edge"]
+        check_secret_env(f"{label}: edge", yaml.safe_dump(config["edge"]), edge_dep[0])
+    check_optional_parts(values, config, by_kind, label)
     edge = values.get("edge", {})
     if edge.get("enabled", True) is False:
         check("edge" not in config, f"{label}: edge disabled but configured")

@@ -56,9 +56,37 @@ struct EmailFixture : BridgeFixture {
                                              "<p>{{data.greeting}}</p>\n";
     }
 
-    void start(std::vector<std::string> sink_args = {}, const Binding& b = {}) {
+    // `scheme` smtps: implicit TLS (the sink then needs --implicit-tls).
+    void start(std::vector<std::string> sink_args = {}, const Binding& b = {},
+               const std::string& scheme = "smtp") {
         sink = std::make_unique<SmtpSink>(dir() / "sink", std::move(sink_args));
-        start_bridge(email_binding(sink->url(), b), kBuckets);
+        std::string url = scheme + "://127.0.0.1:" + std::to_string(sink->port());
+        start_bridge(email_binding(url, b), kBuckets);
+    }
+
+    // A throwaway self-signed certificate for 127.0.0.1 (trusted through smtp.ca_file);
+    // returns {certificate, key} paths.
+    std::pair<std::string, std::string> make_certificate() {
+        auto cert = (dir() / "cert.pem").string();
+        auto key = (dir() / "key.pem").string();
+        std::string cmd =
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+            "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+            key + " -out " + cert + " >/dev/null 2>&1";
+        BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
+        return {cert, key};
+    }
+
+    // The plugin's SMTP credentials as ${ENV} references, set in this process's environment
+    // so the daemon inherits them.
+    Binding with_credentials(const std::string& user, const std::string& password) {
+        ::setenv("BB_TEST_SMTP_USERNAME", user.c_str(), 1);
+        ::setenv("BB_TEST_SMTP_PASSWORD", password.c_str(), 1);
+        Binding b;
+        b.smtp =
+            "tls: none, username: \"${BB_TEST_SMTP_USERNAME}\", "
+            "password: \"${BB_TEST_SMTP_PASSWORD}\"";
+        return b;
     }
 
     bb::Event user_created(const std::string& id, const json& data) {
@@ -278,14 +306,7 @@ BOOST_AUTO_TEST_CASE(messages_one_after_another_reuse_one_connection) {
 }
 
 BOOST_AUTO_TEST_CASE(starttls_with_a_trusted_certificate_delivers_over_tls) {
-    auto cert = (dir() / "cert.pem").string();
-    auto key = (dir() / "key.pem").string();
-    // A throwaway self-signed certificate for 127.0.0.1, trusted through smtp.ca_file.
-    std::string cmd =
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
-        key + " -out " + cert + " >/dev/null 2>&1";
-    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0, cmd);
+    auto [cert, key] = make_certificate();
     Binding b;
     b.smtp = "tls: starttls, ca_file: " + cert;
     start({"--starttls-cert", cert, "--starttls-key", key}, b);
@@ -293,6 +314,93 @@ BOOST_AUTO_TEST_CASE(starttls_with_a_trusted_certificate_delivers_over_tls) {
     BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s),
                        bridge().log_text());
     BOOST_TEST(sink->messages().at(0)["tls"] == true);
+}
+
+// smtps://: TLS from the first byte (port 465 style), no STARTTLS in the dialogue.
+BOOST_AUTO_TEST_CASE(implicit_tls_delivers_over_tls_from_the_first_byte) {
+    auto [cert, key] = make_certificate();
+    Binding b;
+    b.smtp = "ca_file: " + cert;
+    start({"--starttls-cert", cert, "--starttls-key", key, "--implicit-tls"}, b, "smtps");
+    publish(user_created("smtps-ok", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s),
+                       bridge().log_text());
+    BOOST_TEST(sink->messages().at(0)["tls"] == true);
+    BOOST_TEST(sink->messages().at(0)["rcpt_tos"] == json::array({"ada@example.com"}));
+}
+
+BOOST_AUTO_TEST_CASE(implicit_tls_with_an_untrusted_certificate_sends_nothing) {
+    auto [cert, key] = make_certificate();
+    Binding b;
+    b.smtp = "tls: none";  // no ca_file: the throwaway certificate is not trusted
+    b.attempts = 1;
+    start({"--starttls-cert", cert, "--starttls-key", key, "--implicit-tls"}, b, "smtps");
+    publish(user_created("smtps-untrusted", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s),
+                       bridge().log_text());
+    BOOST_TEST(*dlq_messages().at(0).header("Bridge-Dlq-Reason") == "exhausted");
+    BOOST_TEST(sink->messages().empty());
+}
+
+BOOST_AUTO_TEST_CASE(auth_plain_uses_the_credentials_from_the_environment) {
+    start({"--auth", "mailer:correct horse:battery", "--auth-mechanisms", "PLAIN"},
+          with_credentials("mailer", "correct horse:battery"));
+    publish(user_created("auth-plain", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s),
+                       bridge().log_text());
+    json auth = sink->messages().at(0)["auth"];
+    BOOST_TEST(auth["mechanism"] == "PLAIN", auth.dump());
+    BOOST_TEST(auth["user"] == "mailer", auth.dump());
+}
+
+BOOST_AUTO_TEST_CASE(auth_login_uses_the_credentials_from_the_environment) {
+    start({"--auth", "mailer:s3cret", "--auth-mechanisms", "LOGIN"},
+          with_credentials("mailer", "s3cret"));
+    publish(user_created("auth-login", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s),
+                       bridge().log_text());
+    json auth = sink->messages().at(0)["auth"];
+    BOOST_TEST(auth["mechanism"] == "LOGIN", auth.dump());
+    BOOST_TEST(auth["user"] == "mailer", auth.dump());
+}
+
+BOOST_AUTO_TEST_CASE(refused_credentials_are_retried_with_the_reason_and_send_nothing) {
+    Binding b = with_credentials("mailer", "wrong");
+    b.attempts = 2;
+    start({"--auth", "mailer:s3cret"}, b);
+    publish(user_created("auth-wrong", {{"email", "ada@example.com"}, {"name", "Ada"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s),
+                       bridge().log_text());
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "exhausted");
+    BOOST_TEST(*d.header("Bridge-Dlq-Attempts") == "2");
+    BOOST_TEST(d.header("Bridge-Dlq-Error")->find("authentication failed") != std::string::npos,
+               *d.header("Bridge-Dlq-Error"));
+    BOOST_TEST(sink->messages().empty());
+}
+
+// A server that does not offer SMTPUTF8 yet takes a UTF-8 recipient: libcurl sends MAIL
+// and RCPT on its own, so the envelope reaches the server, but the plugin goes by the EHLO
+// reply and aborts at the start of DATA: no message is stored, and the event is rejected.
+BOOST_AUTO_TEST_CASE(a_lenient_server_without_smtputf8_stores_no_non_ascii_message) {
+    start({"--smtputf8", "lenient"});
+    publish(user_created("lenient-1", {{"email", "олег.3@example.com"}, {"name", "Олег"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s),
+                       bridge().log_text());
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "reject");
+    BOOST_TEST(*d.header("Bridge-Dlq-Attempts") == "1");
+    BOOST_TEST(d.header("Bridge-Dlq-Error")->find("SMTPUTF8") != std::string::npos,
+               *d.header("Bridge-Dlq-Error"));
+    std::ifstream count(sink->folder() / "rcpt-count");
+    int rcpts = 0;
+    count >> rcpts;
+    BOOST_TEST(rcpts == 1);  // the server did take the recipient: it is lenient
+    // An ASCII message after it is delivered, and it is the only message the server stored.
+    publish(user_created("lenient-ascii", {{"email", "oleg@example.com"}, {"name", "Oleg"}}));
+    BOOST_TEST_REQUIRE(wait_until([&] { return sink->messages().size() == 1; }, 20s));
+    BOOST_TEST(sink->messages().at(0)["rcpt_tos"] == json::array({"oleg@example.com"}));
+    BOOST_TEST(stream_messages("DLQ") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_send_slower_than_the_timeout_is_kept_alive_and_sent_once) {

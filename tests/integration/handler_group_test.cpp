@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "broker-bridge/provisioner.hpp"
+#include "broker-bridge/subject.hpp"
 #include "integration/bridge_fixture.hpp"
 #include "integration/wait.hpp"
 
@@ -38,9 +39,80 @@ size_t lines_of(const std::filesystem::path& file) {
     return n;
 }
 
+bool consumer_exists(const bb::NatsClient& nats, const std::string& name) {
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetConsumerInfo(&raw, nats.js(), "EVENTS", name.c_str(), nullptr, &jerr);
+    if (raw) jsConsumerInfo_Destroy(raw);
+    return s == NATS_OK;
+}
+
+// A durable consumer on EVENTS carrying the mark broker-bridge gives its own.
+void add_marked_consumer(const bb::NatsClient& nats, const std::string& name,
+                         const std::string& description) {
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = name.c_str();
+    cc.Description = description.c_str();
+    cc.FilterSubject = "events.>";
+    cc.AckPolicy = js_AckExplicit;
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&raw, nats.js(), "EVENTS", &cc, nullptr, &jerr);
+    if (raw) jsConsumerInfo_Destroy(raw);
+    BOOST_TEST_REQUIRE(s == NATS_OK, "cannot add consumer " << name);
+}
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(handler_group, BridgeFixture)
+
+// The edge of a cluster runs apart from the handlers but reads the same config, so it
+// shares handlers.group: starting it must not delete the handler host's consumers.
+BOOST_AUTO_TEST_CASE(an_edge_only_process_keeps_the_consumers_of_its_group) {
+    auto handled_log = dir() / "handled-by-host.log";
+    // The same file without bindings but with the edge: `run` then starts the edge alone.
+    std::filesystem::path edge_config = dir() / "edge.yaml";
+    std::filesystem::rename(write_config("", kEdge), edge_config);
+    start_bridge(scripted("mail", handled_log), kEdge, {"--bindings", "mail"});
+    const std::string durable = bb::durable_name("mail", "events.>");
+    BOOST_TEST_REQUIRE(consumer_exists(client(), durable));
+
+    BridgeProcess edge(dir() / "config.yaml", dir() / "edge-command.log", "edge");
+    BOOST_TEST_REQUIRE(edge.start(), edge.log_text());
+    BOOST_TEST(consumer_exists(client(), durable), edge.log_text());
+    BridgeProcess run_edge(edge_config, dir() / "run-edge.log", "run");
+    BOOST_TEST_REQUIRE(run_edge.start(), run_edge.log_text());
+    BOOST_TEST(consumer_exists(client(), durable), run_edge.log_text());
+    BOOST_TEST(run_edge.log_text().find("consumer removed") == std::string::npos);
+
+    publish(make_event("UserCreated", "edge-only-1"));
+    BOOST_TEST(wait_until([&] { return lines_of(handled_log) >= 1; }, 20s), bridge().log_text());
+}
+
+// Two Deployments may run different bindings of one file under one group (no
+// BB_HANDLER_GROUP set): neither deletes the other's consumers, while a consumer of the
+// group whose binding left the file is still removed as stale.
+BOOST_AUTO_TEST_CASE(processes_of_one_group_keep_each_others_consumers) {
+    add_marked_consumer(client(), "gone__events_gt", "broker-bridge group=default binding=gone");
+    add_marked_consumer(client(), "other_b__events_gt", "broker-bridge group=other binding=b");
+    add_marked_consumer(client(), "foreign", "made by another application");
+    auto a_log = dir() / "a.log";
+    auto b_log = dir() / "b.log";
+    start_bridge(scripted("a", a_log) + scripted("b", b_log), "", {"--bindings", "a"});
+    BridgeProcess second(dir() / "config.yaml", dir() / "second.log", "run", {"--bindings", "b"});
+    BOOST_TEST_REQUIRE(second.start(), second.log_text());
+
+    BOOST_TEST(consumer_exists(client(), bb::durable_name("a", "events.>")), second.log_text());
+    BOOST_TEST(consumer_exists(client(), bb::durable_name("b", "events.>")));
+    BOOST_TEST(!consumer_exists(client(), "gone__events_gt"));
+    BOOST_TEST(consumer_exists(client(), "other_b__events_gt"));
+    BOOST_TEST(consumer_exists(client(), "foreign"));
+
+    publish(make_event("UserCreated", "same-group-1"));
+    BOOST_TEST(wait_until([&] { return lines_of(a_log) >= 1 && lines_of(b_log) >= 1; }, 20s),
+               bridge().log_text() + second.log_text());
+}
 
 BOOST_AUTO_TEST_CASE(only_the_named_bindings_run_and_the_edge_stays_off) {
     auto picked_log = dir() / "picked.log";

@@ -230,6 +230,32 @@ BOOST_AUTO_TEST_CASE(a_handler_that_crashes_its_process_ends_in_the_dlq_after_re
     BOOST_TEST(stream_messages("DLQ") == 1u);
 }
 
+// Bindings on the presence stream crash-loop like any other: the advisory listener of
+// that stream dead-letters the event, which names the stream it came from.
+BOOST_AUTO_TEST_CASE(a_crash_loop_on_the_presence_stream_ends_in_the_dlq) {
+    start_bridge(
+        "  - name: scripted\n    plugin: scripted\n    stream: presence\n"
+        "    subjects: [\"presence.>\"]\n    start: all\n    attempts: 2\n"
+        "    timeout: 500ms\n    config:\n      log_file: " +
+            handled_log().string() + "\n      abort_types: [Crash]\n",
+        "streams:\n  presence: { name: PRESENCE, subjects: [\"presence.>\"], max_age: 1m }\n");
+    auto wire = bb::encode(make_event("Crash", "presence-crash-1"), "presence");
+    BOOST_TEST_REQUIRE(wire.ok());
+    publish_raw(wire->subject, wire->headers, wire->body);
+    bool dead_lettered = wait_until(
+        [&] {
+            if (bridge().exited()) BOOST_TEST_REQUIRE(bridge().start());
+            return stream_messages("DLQ") == 1;
+        },
+        30s, 50ms);
+    BOOST_TEST_REQUIRE(dead_lettered, bridge().log_text());
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "max_deliveries");
+    BOOST_TEST(*d.header("ce-id") == "presence-crash-1");
+    BOOST_TEST(*d.header("Bridge-Dlq-Stream") == "PRESENCE");
+    BOOST_TEST(*d.header("Bridge-Dlq-Original-Subject") == wire->subject);
+}
+
 BOOST_AUTO_TEST_CASE(a_handler_that_overruns_its_timeout_counts_as_a_failed_attempt) {
     start_bridge(
         "  - name: scripted\n    plugin: scripted\n    subjects: [\"events.>\"]\n"

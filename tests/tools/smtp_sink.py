@@ -7,14 +7,22 @@ rcpt_tos) and the message as
 Python's email package reads it (each header decoded, each body part decoded), so a
 test checks the result with an independent MIME parser.
 
-  smtp_sink.py --folder DIR [--port N] [--ready-file F] [--smtputf8 on|off]
+  smtp_sink.py --folder DIR [--port N] [--ready-file F] [--smtputf8 on|off|lenient]
                [--reject REGEX] [--tempfail REGEX] [--tempfail-times N]
-               [--starttls-cert PEM --starttls-key PEM] [--data-delay-ms N]
+               [--starttls-cert PEM --starttls-key PEM [--implicit-tls]]
+               [--auth USER:PASSWORD [--auth-mechanisms PLAIN,LOGIN]] [--data-delay-ms N]
 
 --reject: RCPT of a matching address gets 550; --tempfail: 451 for the first N RCPTs of
 a matching address, then 250. The port actually bound is written to --ready-file once the
 server listens (port 0 picks a free one). Runs until SIGTERM or SIGINT. Uses Debian's
 python3-aiosmtpd: run it with /usr/bin/python3.
+
+--smtputf8 lenient: EHLO does not offer SMTPUTF8, yet UTF-8 commands are taken (a server
+that would accept a non-ASCII recipient it never said it supports). --implicit-tls: the
+certificate wraps the socket from the first byte (smtps://) instead of STARTTLS. --auth:
+every MAIL needs AUTH with these credentials (535 otherwise), offered in cleartext too (the
+test is on loopback); --auth-mechanisms limits what EHLO offers. The record's "auth" holds
+the mechanism and user of the session's successful AUTH, or null.
 """
 import argparse
 import asyncio
@@ -28,7 +36,7 @@ import socket
 import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Sink:
@@ -38,8 +46,24 @@ class Sink:
         self.tempfails = {}
         self.reject = re.compile(args.reject) if args.reject else None
         self.tempfail = re.compile(args.tempfail) if args.tempfail else None
+        self.rcpts = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.args.smtputf8 == "lenient":
+            responses = [r for r in responses if r != "250-SMTPUTF8"]
+        return responses
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        user, _, password = self.args.auth.partition(":")
+        login = auth_data.login.decode("utf-8", "replace")
+        ok = login == user and auth_data.password.decode("utf-8", "replace") == password
+        return AuthResult(success=ok, handled=False,
+                          auth_data={"mechanism": mechanism, "user": login} if ok else None)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpts += 1
+        write_atomic(os.path.join(self.args.folder, "rcpt-count"), b"%d" % self.rcpts)
         if self.reject and self.reject.search(address):
             return "550 5.1.1 <%s>: mailbox unavailable (sink rejects it)" % address
         if self.tempfail and self.tempfail.search(address):
@@ -58,7 +82,9 @@ class Sink:
         raw = envelope.original_content or envelope.content
         record = {
             "peer": list(session.peer),  # the client's address and port: one per connection
-            "tls": session.ssl is not None,
+            "tls": (session.ssl is not None or
+                    server.transport.get_extra_info("ssl_object") is not None),
+            "auth": session.auth_data,
             "mail_from": envelope.mail_from,
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
@@ -101,12 +127,15 @@ def main():
     p.add_argument("--folder", required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--ready-file")
-    p.add_argument("--smtputf8", choices=["on", "off"], default="on")
+    p.add_argument("--smtputf8", choices=["on", "off", "lenient"], default="on")
     p.add_argument("--reject")
     p.add_argument("--tempfail")
     p.add_argument("--tempfail-times", type=int, default=1)
     p.add_argument("--starttls-cert")
     p.add_argument("--starttls-key")
+    p.add_argument("--implicit-tls", action="store_true")
+    p.add_argument("--auth")
+    p.add_argument("--auth-mechanisms", default="PLAIN,LOGIN")
     p.add_argument("--data-delay-ms", type=int, default=0)
     args = p.parse_args()
     os.makedirs(args.folder, exist_ok=True)
@@ -122,12 +151,21 @@ def main():
     sock.bind(("127.0.0.1", args.port))
     sock.listen(16)
 
+    auth = {}
+    if args.auth:
+        offered = set(args.auth_mechanisms.split(","))
+        auth = {"authenticator": sink.authenticate, "auth_required": True,
+                "auth_require_tls": False,
+                "auth_exclude_mechanism": {"PLAIN", "LOGIN"} - offered}
+
     def factory():
-        return SMTP(sink, enable_SMTPUTF8=(args.smtputf8 == "on"), tls_context=tls,
-                    require_starttls=False, decode_data=False, hostname="sink.localhost")
+        return SMTP(sink, enable_SMTPUTF8=(args.smtputf8 != "off"),
+                    tls_context=None if args.implicit_tls else tls, require_starttls=False,
+                    decode_data=False, hostname="sink.localhost", **auth)
 
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(loop.create_server(factory, sock=sock))
+    listener = tls if args.implicit_tls else None
+    server = loop.run_until_complete(loop.create_server(factory, sock=sock, ssl=listener))
     stop = asyncio.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)

@@ -13,6 +13,16 @@ from BB_HANDLER_GROUP, which each handler Deployment sets to its group's name.
 {{- range .bindings -}}
 {{- if hasKey $names .name -}}{{- fail (printf "handlerGroups: binding %q appears twice; binding names are unique across groups" .name) -}}{{- end -}}
 {{- $_ := set $names .name true -}}
+{{- $binding := .name -}}
+{{- $text := toYaml . -}}
+{{- range $var, $secret := dict "BB_ANALYTICS_DSN" "postgres" "BB_SMTP_PASSWORD" "smtp" "BB_SMTP_USERNAME" "smtp" "BB_VAPID_PRIVATE_KEY" "vapid" "BB_VAPID_PUBLIC_KEY" "vapid" -}}
+{{- if and (contains (printf "${%s}" $var) $text) (not (get $v.secrets $secret).name) -}}
+{{- fail (printf "handlerGroups: binding %q uses ${%s}: set secrets.%s.name to the Secret that holds it" $binding $var $secret) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (.stream | default "events") "presence") (not $v.streams.presence.enabled) -}}
+{{- fail (printf "handlerGroups: binding %q has stream: presence; set streams.presence.enabled" .name) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 # Rendered by the broker-bridge Helm chart (helm/broker-bridge) from its values.
@@ -52,6 +62,20 @@ streams:
   advisories:
     storage: {{ $v.streams.storage }}
     replicas: {{ $v.streams.replicas }}
+  {{- if $v.streams.presence.enabled }}
+  presence:
+    subjects: ["presence.>"]
+    storage: {{ $v.streams.storage }}
+    replicas: {{ $v.streams.replicas }}
+    max_age: {{ $v.streams.presence.maxAge }}
+    duplicate_window: {{ $v.streams.presence.maxAge }}
+  {{- end }}
+{{- with $v.buckets }}
+buckets:
+  {{- range . }}
+  - {{ merge (dict "replicas" $v.streams.replicas) . | toJson }}
+  {{- end }}
+{{- end }}
 admin:
   listen: 0.0.0.0:{{ $v.adminPort }}
 log:
@@ -105,5 +129,9 @@ edge:
     leeway: {{ $v.edge.auth.leeway }}
     keys: {{- toYaml $v.edge.auth.keys | nindent 6 }}
   channels: {{- toYaml $v.edge.channels | nindent 4 }}
+  {{- if $v.streams.presence.enabled }}
+  presence:
+    heartbeat_interval: {{ $v.edge.presence.heartbeatInterval }}
+  {{- end }}
 {{- end }}
 {{- end -}}

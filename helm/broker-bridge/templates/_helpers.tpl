@@ -72,7 +72,7 @@ prometheus.io/path: /metrics
 {{ include "broker-bridge.secretEnv" (dict "env" "BB_VAPID_PRIVATE_KEY" "name" . "key" $s.vapid.privateKeyKey) }}
 {{- end }}
 {{- with $s.postgres.name }}
-{{ include "broker-bridge.secretEnv" (dict "env" "BB_POSTGRES_DSN" "name" . "key" $s.postgres.key) }}
+{{ include "broker-bridge.secretEnv" (dict "env" "BB_ANALYTICS_DSN" "name" . "key" $s.postgres.key) }}
 {{- end }}
 {{- end -}}
 
@@ -96,6 +96,9 @@ startupProbe:
 - { name: config, mountPath: /etc/broker-bridge, readOnly: true }
 - { name: tmp, mountPath: /tmp }
 - { name: data, mountPath: /var/lib/broker-bridge }
+{{- if .Values.email.templatesConfigMap }}
+- { name: email-templates, mountPath: /etc/broker-bridge-templates, readOnly: true }
+{{- end }}
 {{- end -}}
 
 {{- define "broker-bridge.volumes" -}}
@@ -103,6 +106,10 @@ startupProbe:
   configMap: { name: {{ include "broker-bridge.fullname" . }} }
 - { name: tmp, emptyDir: {} }
 - { name: data, emptyDir: {} }
+{{- with .Values.email.templatesConfigMap }}
+- name: email-templates
+  configMap: { name: {{ . | quote }} }
+{{- end }}
 {{- end -}}
 
 {{- define "broker-bridge.podPlacement" -}}

@@ -107,6 +107,13 @@ BOOST_AUTO_TEST_CASE(only_the_named_bindings_stay_in_file_order) {
     BOOST_TEST(c.bindings[1].name == "router");
 }
 
+BOOST_AUTO_TEST_CASE(the_bindings_left_out_are_remembered_as_run_elsewhere) {
+    auto c = bb::parse_config(kThreeBindings, "c.yaml");
+    BOOST_TEST(c.bindings_elsewhere.empty());
+    bb::select_bindings(c, {"router", "mail"});
+    BOOST_TEST(c.bindings_elsewhere == std::set<std::string>{"analytics"});
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_binding_is_refused_with_the_names_the_file_has) {
     auto c = bb::parse_config(kThreeBindings, "c.yaml");
     try {
