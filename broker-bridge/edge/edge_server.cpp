@@ -3,10 +3,12 @@
 #include <libwebsockets.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 #include "broker-bridge/edge/deactivation_listener.hpp"
+#include "broker-bridge/edge/dev_token_endpoint.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
 #include "broker-bridge/edge/presence_reporter.hpp"
 #include "broker-bridge/edge/presence_snapshot.hpp"
@@ -34,6 +36,13 @@ void lws_log_line(int level, const char* line) {
 }
 
 }  // namespace
+
+void warn_about_dev_tokens(const Config& c) {
+    if (!c.edge || !c.edge->dev_tokens) return;
+    log::warn("development token endpoint enabled: anyone who reaches the edge can mint a "
+              "token for any user; never enable it outside a developer's machine",
+              {{"config", c.file.string()}, {"key", "edge.dev_tokens"}, {"path", kDevTokenPath}});
+}
 
 // Everything the loops share, in the order it must be built and (reversed) torn down.
 struct EdgeParts {
@@ -79,6 +88,11 @@ struct EdgeParts {
 
 Edge::Edge(const Config& config, const NatsClient& nats, Metrics& metrics) : config_(config) {
     if (!config.edge) throw ConfigError(config.file.string() + ": no edge section");
+    const auto& dir = config.edge->static_dir;
+    if (!dir.empty() && !std::filesystem::is_regular_file(dir / "index.html")) {
+        // Served anyway (the folder may be filled later), but `/` answers 404 until then.
+        log::warn("edge static_dir has no index.html", {{"static_dir", dir.string()}});
+    }
     parts_ = std::make_unique<EdgeParts>(
         config, nats, metrics,
         [this](size_t loop, const LivePtr& m) { loops_[loop]->post_live(m); });
@@ -108,6 +122,7 @@ void Edge::start() {
     for (auto& loop : loops_) loop->start();
     start_presence();
     accepting_ = true;
+    warn_about_dev_tokens(config_);
     log::info("edge listening", {{"address", address.host},
                                  {"port", port_},
                                  {"path", config_.edge->path},

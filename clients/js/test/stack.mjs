@@ -79,7 +79,7 @@ class Child {
 
 function configYaml(natsPort, edgePort, options) {
   const staticDir = options.staticDir ? `  static_dir: ${options.staticDir}\n` : "";
-  const devTokens = options.devTokens ? "  dev_tokens: true\n" : "";
+  const devTokens = options.devTokens ? "  dev_tokens: { enabled: true, ttl: 1h }\n" : "";
   return `nats:
   url: nats://127.0.0.1:${natsPort}
 streams:
