@@ -171,7 +171,7 @@ describe("against a real edge", () => {
                          (e) => e instanceof BridgeError && e.code === "forbidden");
     await assert.rejects(client.subscribe("no-such-channel", () => {}).ready,
                          (e) => e instanceof BridgeError && e.code === "bad_channel");
-    await assert.rejects(client.publish("chat:x", { content: "hi" }),
+    await assert.rejects(client.publish("user:u-errors:notifications", { title: "hi" }),
                          (e) => e instanceof BridgeError && e.code === "forbidden");
     await assert.rejects(client.setPresence("busy"),
                          (e) => e instanceof BridgeError && e.code === "bad_request");

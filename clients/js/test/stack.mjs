@@ -106,7 +106,12 @@ ${staticDir}${devTokens}  auth:
   channels:
     - { pattern: "user:{user}:notifications", subject: "rt.user.{user}.notifications",
         subscribe: "{user} == sub" }
-    - { pattern: "chat:{room}", subject: "rt.chat.{room}", subscribe: authenticated }
+    - pattern: "chat:{room}"
+      subject: "rt.chat.{room}"
+      subscribe: authenticated
+      publish:
+        rule: authenticated
+        event: { type: ChatMessagePosted, aggregate_type: Chat, aggregate_id: "{room}" }
     - pattern: "doc:{doc}"
       subject: "rt.doc.{doc}"
       subscribe: authenticated
@@ -131,6 +136,11 @@ bindings:
           channel_subject: rt.chat.{data.chatId}
           data: { id: "{id}", messageId: "{data.messageId}", chatId: "{data.chatId}",
                   content: "{data.content}", from: "{userid}", at: "{time}" }
+        - name: chat-from-edge
+          when: { type: ChatMessagePosted }
+          channel_subject: rt.chat.{subject}
+          data: { id: "{id}", chatId: "{subject}", content: "{data.content}", from: "{userid}",
+                  at: "{time}" }
         - name: notification
           when: { type: NotificationCreated }
           channel_subject: rt.user.{data.targetUserId}.notifications
