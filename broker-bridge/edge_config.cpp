@@ -46,8 +46,9 @@ ChannelPublishConfig read_publish(const Node& n) {
     p.rule = read_rule(n.required("rule"));
     if (p.rule.kind == ChannelRuleText::Kind::kToken) {
         // Subscription tokens grant reading one channel; they say nothing about writing.
-        n["rule"].fail("'token' is a subscribe rule only: a publish rule is 'authenticated' "
-                       "or an expression");
+        n["rule"].fail(
+            "'token' is a subscribe rule only: a publish rule is 'authenticated' "
+            "or an expression");
     }
     Node e = n.required("event");
     e.expect_keys({"type", "aggregate_type", "aggregate_id", "source"});
@@ -124,8 +125,8 @@ void read_intervals(const Node& n, EdgeConfig& e) {
 }
 
 EdgePresenceConfig read_presence(const Node& n) {
-    n.expect_keys({"subject_prefix", "node_id", "heartbeat_interval", "bucket",
-                   "max_queued_events"});
+    n.expect_keys(
+        {"subject_prefix", "node_id", "heartbeat_interval", "bucket", "max_queued_events"});
     EdgePresenceConfig p;
     if (n.has("subject_prefix")) p.subject_prefix = n["subject_prefix"].as_string();
     if (!is_valid_subject_pattern(p.subject_prefix) ||
@@ -148,7 +149,8 @@ std::optional<DevTokenConfig> read_dev_tokens(const Node& n) {
     if (!n.required("enabled").as_bool()) return std::nullopt;
     DevTokenConfig d;
     read_duration(n, "ttl", d.ttl);
-    if (d.ttl < std::chrono::seconds(1)) n["ttl"].fail("ttl must be at least 1s (exp is in seconds)");
+    if (d.ttl < std::chrono::seconds(1))
+        n["ttl"].fail("ttl must be at least 1s (exp is in seconds)");
     return d;
 }
 
@@ -157,8 +159,8 @@ std::optional<DevTokenConfig> read_dev_tokens(const Node& n) {
 EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_dir) {
     n.expect_keys({"listen", "path", "threads", "workers", "connect_timeout", "ping_interval",
                    "ping_timeout", "shutdown_reconnect_in", "drain_timeout", "permessage_deflate",
-                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels",
-                   "presence", "static_dir", "dev_tokens"});
+                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels", "presence",
+                   "static_dir", "dev_tokens"});
     EdgeConfig e;
     e.listen = n.required("listen").as_string();
     if (e.listen.rfind(':') == std::string::npos) n["listen"].fail("listen must be host:port");

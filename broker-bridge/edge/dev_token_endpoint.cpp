@@ -38,8 +38,9 @@ HttpReply mint_dev_token_reply(const AuthConfig& auth, const DevTokenConfig& con
     }
     if (!request.contains("user") || !request["user"].is_string() ||
         !is_subject_token(request["user"].get<std::string>())) {
-        return refuse("user must be a non-empty string of at most 128 characters without "
-                      "white space, '.', '*' or '>'");
+        return refuse(
+            "user must be a non-empty string of at most 128 characters without "
+            "white space, '.', '*' or '>'");
     }
     nlohmann::json orgs = request.value("orgs", nlohmann::json::array());
     if (!orgs.is_array() || orgs.size() > kMaxOrgs) {
@@ -49,10 +50,8 @@ HttpReply mint_dev_token_reply(const AuthConfig& auth, const DevTokenConfig& con
         if (!is_org(org)) return refuse("each org must be a whole number or an id string");
     }
     int64_t ttl_s = config.ttl.count() / 1000;
-    nlohmann::json claims = {{"sub", request["user"]},
-                             {"orgs", orgs},
-                             {"iat", now_s},
-                             {"exp", now_s + ttl_s}};
+    nlohmann::json claims = {
+        {"sub", request["user"]}, {"orgs", orgs}, {"iat", now_s}, {"exp", now_s + ttl_s}};
     auto token = mint_dev_token(auth, claims);
     if (!token) return {500, nlohmann::json{{"error", token.error().what}}.dump()};
     return {200, nlohmann::json{{"token", *token}, {"expires_in_ms", ttl_s * 1000}}.dump()};

@@ -10,9 +10,9 @@
 #include "broker-bridge/edge/deactivation_listener.hpp"
 #include "broker-bridge/edge/dev_token_endpoint.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
+#include "broker-bridge/edge/listen_socket.hpp"
 #include "broker-bridge/edge/presence_reporter.hpp"
 #include "broker-bridge/edge/presence_snapshot.hpp"
-#include "broker-bridge/edge/listen_socket.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 
@@ -39,9 +39,10 @@ void lws_log_line(int level, const char* line) {
 
 void warn_about_dev_tokens(const Config& c) {
     if (!c.edge || !c.edge->dev_tokens) return;
-    log::warn("development token endpoint enabled: anyone who reaches the edge can mint a "
-              "token for any user; never enable it outside a developer's machine",
-              {{"config", c.file.string()}, {"key", "edge.dev_tokens"}, {"path", kDevTokenPath}});
+    log::warn(
+        "development token endpoint enabled: anyone who reaches the edge can mint a "
+        "token for any user; never enable it outside a developer's machine",
+        {{"config", c.file.string()}, {"key", "edge.dev_tokens"}, {"path", kDevTokenPath}});
 }
 
 // Everything the loops share, in the order it must be built and (reversed) torn down.
@@ -59,8 +60,8 @@ struct EdgeParts {
           context{*c.edge, rules, verifier, nats,   events_prefix(c),
                   reader,  hub,   pool,     limits, edge_metrics} {
         if (c.edge->presence) {
-            presence = std::make_unique<PresenceReporter>(*c.edge->presence, nats,
-                                                          *metrics.registry());
+            presence =
+                std::make_unique<PresenceReporter>(*c.edge->presence, nats, *metrics.registry());
             snapshots = std::make_unique<SnapshotReader>(nats.js(), c.edge->presence->bucket);
             context.presence = presence.get();
             context.snapshots = snapshots.get();
@@ -134,10 +135,11 @@ void Edge::start_presence() {
     if (!parts_->presence) return;
     parts_->presence->start();
     std::string subject = config_.edge->presence->subject_prefix + ".control.UserDeactivated";
-    parts_->deactivations = std::make_unique<DeactivationListener>(
-        parts_->context.nats, subject, [this](const std::string& user) {
-            for (auto& loop : loops_) loop->disable_user(user);
-        });
+    parts_->deactivations = std::make_unique<DeactivationListener>(parts_->context.nats, subject,
+                                                                   [this](const std::string& user) {
+                                                                       for (auto& loop : loops_)
+                                                                           loop->disable_user(user);
+                                                                   });
 }
 
 size_t Edge::connections() const {

@@ -27,6 +27,8 @@ int start_reply(lws* wsi, DevTokenSession& s, const HttpReply& reply) {
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      reinterpret_cast<const unsigned char*>("no-store"), 8, &p,
                                      end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                     reinterpret_cast<const unsigned char*>("close"), 5, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end)) {
         return -1;
     }
@@ -76,18 +78,38 @@ int on_writable(lws* wsi, DevTokenSession& s) {
     std::string out(LWS_PRE, '\0');
     out.append(s.reply, s.reply_len);
     auto* body = reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE;
-    if (lws_write(wsi, body, s.reply_len, LWS_WRITE_HTTP_FINAL) < 0) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    lws_write(wsi, body, s.reply_len, LWS_WRITE_HTTP_FINAL);
+    return -1;  // connection: close (see not_found_callback)
 }
 
 }  // namespace
 
+// While the file mount's requests were bound to the JSON protocol (the vhost's default), a
+// kept-alive connection's second file went out with the first one's content-length (Chromium:
+// ERR_CONTENT_LENGTH_MISMATCH). The mount now names this protocol, and every HTTP reply says
+// `connection: close` and closes: a page loads a handful of files, keep-alive buys nothing.
 int not_found_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
-    if (reason == LWS_CALLBACK_HTTP) {
-        if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr)) return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
+            return -1;
+        case LWS_CALLBACK_ADD_HEADERS: {
+            auto* args = static_cast<lws_process_html_args*>(in);
+            auto* p = reinterpret_cast<unsigned char*>(args->p);
+            if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                             reinterpret_cast<const unsigned char*>("close"), 5, &p,
+                                             p + args->max_len)) {
+                return 1;
+            }
+            args->max_len -= static_cast<int>(p - reinterpret_cast<unsigned char*>(args->p));
+            args->p = reinterpret_cast<char*>(p);
+            return 0;
+        }
+        case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+            return -1;
+        default:
+            return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 int dev_token_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -123,6 +145,7 @@ HttpMounts::HttpMounts(const EdgeConfig& config) : static_dir_(config.static_dir
     files_.origin = static_dir_.c_str();
     files_.def = "index.html";
     files_.origin_protocol = LWSMPRO_FILE;
+    files_.protocol = "http";  // its callbacks to not_found_callback, not the JSON default
     files_.extra_mimetypes = &mime_map_;
     dev_tokens_.mountpoint = kDevTokenPath;
     dev_tokens_.mountpoint_len = static_cast<unsigned char>(std::strlen(kDevTokenPath));

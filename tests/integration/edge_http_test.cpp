@@ -101,8 +101,8 @@ BOOST_AUTO_TEST_CASE(paths_above_the_static_dir_are_refused) {
     std::ofstream(site / "index.html") << "ok";
     std::ofstream(dir() / "secret.txt") << "do-not-serve";
     start_edge("  static_dir: " + site.string() + "\n");
-    for (const char* path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
-                             "/missing.txt"}) {
+    for (const char* path :
+         {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/missing.txt"}) {
         auto r = http(port(), std::string("GET ") + path + " HTTP/1.1\r\n");
         BOOST_TEST_INFO("path " << path);
         BOOST_TEST(r.status != 200);

@@ -158,6 +158,7 @@ function start(s: Session): Client {
   client.on("state", (state) => {
     document.body.dataset.state = state;
     $("state").textContent = state;
+    if (state === "connected") $("notice").textContent = "";  // what failed meanwhile is over
   });
   client.on("error", (e) => notice(e));
   client.on("unrecovered", (u) => notice(`${u.channel}: missed messages could not be replayed`));

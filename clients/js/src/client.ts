@@ -36,6 +36,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
   unrecovered: [UnrecoveredChannel];
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 export class Client extends Emitter<ClientEvents> {
   private current: ConnectionState = "connecting";
   private socket: Socket | undefined;
@@ -50,14 +55,15 @@ export class Client extends Emitter<ClientEvents> {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly backoff: Backoff;
   private readonly channels = new Map<string, Channel>();
-  private readonly connectedWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  private readonly connectedWaiters = new Set<Waiter>();
   private readonly random: () => number;
   private readonly WebSocketImpl: WebSocketConstructor;
 
   constructor(private readonly url: string, private readonly options: ConnectOptions) {
     super();
     if (!options.token && !options.getToken) throw new Error("connect: give token or getToken");
-    const impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    const global = globalThis as { WebSocket?: WebSocketConstructor };
+    const impl = options.WebSocket ?? global.WebSocket;
     if (!impl) throw new Error("connect: no global WebSocket: pass options.WebSocket (ws)");
     this.WebSocketImpl = impl;
     this.random = options.random ?? Math.random;
@@ -77,7 +83,9 @@ export class Client extends Emitter<ClientEvents> {
   /** Resolves once connected (at once if connected now); rejects when the client is closed. */
   ready(timeoutMs = this.commandTimeoutMs()): Promise<void> {
     if (this.current === "connected") return Promise.resolve();
-    if (this.current === "closed") return Promise.reject(new BridgeError("closed", "client closed"));
+    if (this.current === "closed") {
+      return Promise.reject(new BridgeError("closed", "client closed"));
+    }
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: () => {
@@ -276,7 +284,9 @@ export class Client extends Emitter<ClientEvents> {
     if (e.code === "limit" || e.code === "unavailable" || e.code === "timeout") {
       const delay = aroundMs(this.options.retryAfterLimitMs ?? 500, this.random);
       setTimeout(() => {
-        if (generation === this.generation && this.current === "connected") this.requestSubscribe(ch);
+        if (generation === this.generation && this.current === "connected") {
+          this.requestSubscribe(ch);
+        }
       }, delay);
       return;
     }
@@ -349,11 +359,13 @@ export class Client extends Emitter<ClientEvents> {
     const fatal = code === kAccountDisabled ||
       (!this.options.getToken && (code === kUnauthorized || code === kTokenExpired));
     if (fatal) {
-      this.emit("error", new BridgeError(closeCodeName(code), `closed by the server: ${code} ${reason}`, code));
+      const why = `closed by the server: ${code} ${reason}`;
+      this.emit("error", new BridgeError(closeCodeName(code), why, code));
       return this.close();
     }
     if (code === kUnauthorized) {
-      this.emit("error", new BridgeError("unauthorized", `closed by the server: ${code} ${reason}`, code));
+      const why = `closed by the server: ${code} ${reason}`;
+      this.emit("error", new BridgeError("unauthorized", why, code));
     }
     const delay = this.shutdownDelayMs !== undefined
       ? aroundMs(this.shutdownDelayMs, this.random)

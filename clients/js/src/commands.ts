@@ -85,7 +85,8 @@ export class CommandQueue {
       const p = this.pending.get(id);
       if (!p) return;
       this.finish(id, p);
-      reject(new BridgeError("timeout", `no reply to ${String(command.op)} in ${this.timeoutMs} ms`));
+      const op = String(command.op);
+      reject(new BridgeError("timeout", `no reply to ${op} in ${this.timeoutMs} ms`));
     }, this.timeoutMs);
     this.pending.set(id, { resolve, reject, timer, heavy });
     if (heavy) this.heavyInFlight += 1;

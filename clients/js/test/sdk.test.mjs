@@ -202,8 +202,9 @@ describe("against a real edge", () => {
     assert.equal(mine.got.length, 0, "skip_author: the author gets no echo");
 
     await author.setPresence("away");
-    await waitFor(() => presence.some((p) => p.meta.kind === "message" &&
-                                             p.data.user === "u-author" && p.data.status === "away"),
+    const away = (p) => p.meta.kind === "message" && p.data.user === "u-author" &&
+                        p.data.status === "away";
+    await waitFor(() => presence.some(away),
                   "u-author away on org 7");
     assert.equal(presence[0].meta.kind, "snapshot", "a presence channel starts with a snapshot");
   });

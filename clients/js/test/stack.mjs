@@ -21,7 +21,9 @@ export async function waitFor(condition, what, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -93,6 +95,7 @@ plugins:
   path: [${pluginDir}]
 edge:
   listen: 127.0.0.1:${edgePort}
+  threads: ${options.edgeThreads ?? 2}
   path: /ws
   shutdown_reconnect_in: ${options.shutdownReconnectIn ?? "300ms"}
   drain_timeout: 2s
@@ -260,7 +263,7 @@ let eventCounter = 0;
 
 export function messageSent(chatId, content, userId = "u-app") {
   eventCounter += 1;
-  const id = `${chatId}-${content}-${process.pid}-${eventCounter}`;
+  const id = `m-${chatId}-${process.pid}-${eventCounter}`;
   return {
     id, type: "MessageSent", aggregateId: id, aggregateType: "Message",
     data: { chatId, content, messageId: id }, metadata: { userId, source: "chat-service" },
