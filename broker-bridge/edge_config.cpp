@@ -11,6 +11,13 @@ using config::Node;
 
 constexpr int64_t kMaxCount = 1LL << 30;
 
+bool has_hs256_key(const AuthConfig& auth) {
+    for (const auto& k : auth.keys) {
+        if (k.alg == "HS256") return true;
+    }
+    return false;
+}
+
 ChannelRuleText read_rule(const Node& n) {
     std::string text = n.as_string();
     ChannelRuleText r;
@@ -39,8 +46,9 @@ ChannelPublishConfig read_publish(const Node& n) {
     p.rule = read_rule(n.required("rule"));
     if (p.rule.kind == ChannelRuleText::Kind::kToken) {
         // Subscription tokens grant reading one channel; they say nothing about writing.
-        n["rule"].fail("'token' is a subscribe rule only: a publish rule is 'authenticated' "
-                       "or an expression");
+        n["rule"].fail(
+            "'token' is a subscribe rule only: a publish rule is 'authenticated' "
+            "or an expression");
     }
     Node e = n.required("event");
     e.expect_keys({"type", "aggregate_type", "aggregate_id", "source"});
@@ -117,8 +125,8 @@ void read_intervals(const Node& n, EdgeConfig& e) {
 }
 
 EdgePresenceConfig read_presence(const Node& n) {
-    n.expect_keys({"subject_prefix", "node_id", "heartbeat_interval", "bucket",
-                   "max_queued_events"});
+    n.expect_keys(
+        {"subject_prefix", "node_id", "heartbeat_interval", "bucket", "max_queued_events"});
     EdgePresenceConfig p;
     if (n.has("subject_prefix")) p.subject_prefix = n["subject_prefix"].as_string();
     if (!is_valid_subject_pattern(p.subject_prefix) ||
@@ -135,13 +143,24 @@ EdgePresenceConfig read_presence(const Node& n) {
     return p;
 }
 
+std::optional<DevTokenConfig> read_dev_tokens(const Node& n) {
+    if (!n.defined()) return std::nullopt;
+    n.expect_keys({"enabled", "ttl"});
+    if (!n.required("enabled").as_bool()) return std::nullopt;
+    DevTokenConfig d;
+    read_duration(n, "ttl", d.ttl);
+    if (d.ttl < std::chrono::seconds(1))
+        n["ttl"].fail("ttl must be at least 1s (exp is in seconds)");
+    return d;
+}
+
 }  // namespace
 
 EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_dir) {
     n.expect_keys({"listen", "path", "threads", "workers", "connect_timeout", "ping_interval",
                    "ping_timeout", "shutdown_reconnect_in", "drain_timeout", "permessage_deflate",
-                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels",
-                   "presence"});
+                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels", "presence",
+                   "static_dir", "dev_tokens"});
     EdgeConfig e;
     e.listen = n.required("listen").as_string();
     if (e.listen.rfind(':') == std::string::npos) n["listen"].fail("listen must be host:port");
@@ -158,6 +177,14 @@ EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_d
     read_channels(n["channels"], e);
     if (e.channels.empty()) n.fail("the edge needs at least one entry under channels");
     if (n.has("presence")) e.presence = read_presence(n["presence"]);
+    if (n.has("static_dir")) {
+        std::filesystem::path dir = n["static_dir"].as_string();
+        e.static_dir = dir.is_absolute() ? dir : (config_dir / dir).lexically_normal();
+    }
+    e.dev_tokens = read_dev_tokens(n["dev_tokens"]);
+    if (e.dev_tokens && !has_hs256_key(e.auth)) {
+        n["dev_tokens"].fail("dev_tokens needs an HS256 key under edge.auth.keys to sign with");
+    }
     for (size_t i = 0; i < e.channels.size(); ++i) {
         if (!e.channels[i].snapshot.empty() && !e.presence) {
             n["channels"].items()[i]["snapshot"].fail(

@@ -71,6 +71,13 @@ struct EdgePresenceConfig {
     int64_t max_queued_events = 100000;
 };
 
+// POST /dev/token {"user": "...", "orgs": [...]} answers {"token": "..."} signed with the
+// first HS256 key: anyone who reaches the edge can then be anyone. For a developer's machine
+// only (configs/local.yaml); the endpoint does not exist unless `enabled: true` is written.
+struct DevTokenConfig {
+    std::chrono::milliseconds ttl{3600 * 1000};  // the minted tokens' lifetime
+};
+
 struct EdgeConfig {
     std::string listen;        // host:port; only that address is bound
     std::string path = "/ws";  // the WebSocket endpoint
@@ -88,6 +95,9 @@ struct EdgeConfig {
     AuthConfig auth;
     std::vector<ChannelConfig> channels;
     std::optional<EdgePresenceConfig> presence;
+    // Files served at `/` (index.html for a folder): the demo page. Empty: no file is served.
+    std::filesystem::path static_dir;
+    std::optional<DevTokenConfig> dev_tokens;  // set only with dev_tokens.enabled: true
 };
 
 // Reads `edge:`; relative key files resolve against `config_dir`. Throws ConfigError naming

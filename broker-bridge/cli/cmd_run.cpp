@@ -11,6 +11,7 @@
 #include "broker-bridge/cli/commands.hpp"
 #include "broker-bridge/config.hpp"
 #include "broker-bridge/edge/channel_rules.hpp"
+#include "broker-bridge/edge/dev_token_endpoint.hpp"
 #include "broker-bridge/edge/edge_server.hpp"
 #include "broker-bridge/edge/subscription_hub.hpp"
 #include "broker-bridge/edge/token_verifier.hpp"
@@ -156,6 +157,12 @@ int run(const RunOptions& o) {
 // config is checked only by the plugin, when `run` creates it.
 int check_config(const std::string& file, bool offline) {
     Config c = load_config(file, offline);
+    if (c.edge && c.edge->dev_tokens) {
+        std::fprintf(stderr,
+                     "%s: WARNING: edge.dev_tokens is enabled: POST %s mints a token for any "
+                     "user; for a developer's machine only\n",
+                     file.c_str(), edge::kDevTokenPath);
+    }
     if (offline) {
         if (c.edge) edge::ChannelRules rules(c.edge->channels, c.realtime);
         std::printf(

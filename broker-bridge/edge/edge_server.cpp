@@ -3,14 +3,16 @@
 #include <libwebsockets.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 #include "broker-bridge/edge/deactivation_listener.hpp"
+#include "broker-bridge/edge/dev_token_endpoint.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
+#include "broker-bridge/edge/listen_socket.hpp"
 #include "broker-bridge/edge/presence_reporter.hpp"
 #include "broker-bridge/edge/presence_snapshot.hpp"
-#include "broker-bridge/edge/listen_socket.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
 
@@ -35,6 +37,14 @@ void lws_log_line(int level, const char* line) {
 
 }  // namespace
 
+void warn_about_dev_tokens(const Config& c) {
+    if (!c.edge || !c.edge->dev_tokens) return;
+    log::warn(
+        "development token endpoint enabled: anyone who reaches the edge can mint a "
+        "token for any user; never enable it outside a developer's machine",
+        {{"config", c.file.string()}, {"key", "edge.dev_tokens"}, {"path", kDevTokenPath}});
+}
+
 // Everything the loops share, in the order it must be built and (reversed) torn down.
 struct EdgeParts {
     EdgeParts(const Config& c, const NatsClient& nats, Metrics& metrics,
@@ -50,8 +60,8 @@ struct EdgeParts {
           context{*c.edge, rules, verifier, nats,   events_prefix(c),
                   reader,  hub,   pool,     limits, edge_metrics} {
         if (c.edge->presence) {
-            presence = std::make_unique<PresenceReporter>(*c.edge->presence, nats,
-                                                          *metrics.registry());
+            presence =
+                std::make_unique<PresenceReporter>(*c.edge->presence, nats, *metrics.registry());
             snapshots = std::make_unique<SnapshotReader>(nats.js(), c.edge->presence->bucket);
             context.presence = presence.get();
             context.snapshots = snapshots.get();
@@ -79,6 +89,11 @@ struct EdgeParts {
 
 Edge::Edge(const Config& config, const NatsClient& nats, Metrics& metrics) : config_(config) {
     if (!config.edge) throw ConfigError(config.file.string() + ": no edge section");
+    const auto& dir = config.edge->static_dir;
+    if (!dir.empty() && !std::filesystem::is_regular_file(dir / "index.html")) {
+        // Served anyway (the folder may be filled later), but `/` answers 404 until then.
+        log::warn("edge static_dir has no index.html", {{"static_dir", dir.string()}});
+    }
     parts_ = std::make_unique<EdgeParts>(
         config, nats, metrics,
         [this](size_t loop, const LivePtr& m) { loops_[loop]->post_live(m); });
@@ -108,6 +123,7 @@ void Edge::start() {
     for (auto& loop : loops_) loop->start();
     start_presence();
     accepting_ = true;
+    warn_about_dev_tokens(config_);
     log::info("edge listening", {{"address", address.host},
                                  {"port", port_},
                                  {"path", config_.edge->path},
@@ -119,10 +135,11 @@ void Edge::start_presence() {
     if (!parts_->presence) return;
     parts_->presence->start();
     std::string subject = config_.edge->presence->subject_prefix + ".control.UserDeactivated";
-    parts_->deactivations = std::make_unique<DeactivationListener>(
-        parts_->context.nats, subject, [this](const std::string& user) {
-            for (auto& loop : loops_) loop->disable_user(user);
-        });
+    parts_->deactivations = std::make_unique<DeactivationListener>(parts_->context.nats, subject,
+                                                                   [this](const std::string& user) {
+                                                                       for (auto& loop : loops_)
+                                                                           loop->disable_user(user);
+                                                                   });
 }
 
 size_t Edge::connections() const {

@@ -19,6 +19,10 @@ namespace bb::edge {
 class EventLoop;
 struct EdgeParts;
 
+// Logs loudly that edge.dev_tokens is on (any user's token for the asking); no-op when off.
+// Called when the edge starts and by check-config.
+void warn_about_dev_tokens(const Config& config);
+
 class Edge {
 public:
     // Compiles the channel rules and key set; throws ConfigError for a mistake there.

@@ -11,6 +11,7 @@
 #include <future>
 
 #include "broker-bridge/edge/client_address.hpp"
+#include "broker-bridge/edge/http_routes.hpp"
 #include "broker-bridge/edge/session.hpp"
 #include "broker-bridge/errors.hpp"
 #include "broker-bridge/log.hpp"
@@ -40,10 +41,11 @@ int listener_callback(lws* wsi, lws_callback_reasons r, void* user, void* in, si
 
 // Index 0 answers plain HTTP with 404.
 const lws_protocols kProtocols[] = {
-    {"http", lws_callback_http_dummy, 0, 0, 0, nullptr, 0},
+    {"http", not_found_callback, 0, 0, 0, nullptr, 0},
     {kJsonProtocol.data(), ws_callback, sizeof(PerSession), 4096, 0, nullptr, 0},
     {kMsgpackProtocol.data(), ws_callback, sizeof(PerSession), 4096, 1, nullptr, 0},
     {kListenerProtocol, listener_callback, 0, 0, 0, nullptr, 0},
+    {kDevTokenProtocol, dev_token_callback, sizeof(DevTokenSession), 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
 
 // A client that names no subprotocol speaks JSON: the "default" option makes the JSON
@@ -93,7 +95,8 @@ EventLoop::EventLoop(size_t index, EdgeContext& ctx, int listen_fd)
       ctx_(ctx),
       listen_fd_(listen_fd),
       tick_(std::make_unique<TickTimer>()),
-      resume_(std::make_unique<ResumeTimer>()) {
+      resume_(std::make_unique<ResumeTimer>()),
+      mounts_(std::make_unique<HttpMounts>(ctx.config)) {
     std::memset(&resume_->sul, 0, sizeof resume_->sul);
     resume_->loop = this;
     std::memset(&tick_->sul, 0, sizeof tick_->sul);
@@ -149,6 +152,7 @@ lws_context* EventLoop::create_context() {
     info.user = this;
     info.retry_and_idle_policy = &tick_->retry;
     info.pvo = &kJsonIsDefault;
+    info.mounts = mounts_->first();
     if (ctx_.config.permessage_deflate) info.extensions = kDeflate;
     lws_context* context = lws_create_context(&info);
     if (!context) return nullptr;

@@ -28,6 +28,7 @@ struct lws_vhost;
 namespace bb::edge {
 
 class Session;
+class HttpMounts;
 
 class EventLoop {
 public:
@@ -59,6 +60,7 @@ public:
     // lws entry points (public for the protocol table).
     static int on_ws(lws* wsi, int reason, void* user, void* in, size_t len);
     static int on_listener(lws* wsi, int reason, void* user, void* in, size_t len);
+    const EdgeContext& context() const { return ctx_; }
 
 private:
     struct Inbox {
@@ -105,6 +107,7 @@ private:
     struct ResumeTimer;
     std::unique_ptr<ResumeTimer> resume_;
     lws* paused_listener_ = nullptr;
+    std::unique_ptr<HttpMounts> mounts_;  // outlives the lws context, which points into it
     std::chrono::steady_clock::time_point last_accept_warning_{};
     uint64_t accept_errors_since_warning_ = 0;
 };
