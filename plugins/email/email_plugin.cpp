@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 
+#include "plugins/common/event_document.hpp"
 #include "address.hpp"
 #include "email_config.hpp"
 #include "keep_alive.hpp"
@@ -22,20 +23,6 @@ namespace {
 using nlohmann::json;
 using plugin::Outcome;
 
-json event_document(const plugin::EventView& ev) {
-    json doc{{"id", ev.id()},
-             {"type", ev.type()},
-             {"source", ev.source()},
-             {"subject", ev.subject()},
-             {"time", ev.time()},
-             {"aggregatetype", ev.aggregate_type()},
-             {"correlationid", ev.correlation_id()},
-             {"causationid", ev.causation_id()},
-             {"userid", ev.user_id()},
-             {"dataversion", ev.data_version()}};
-    doc["data"] = json::parse(ev.data_json(), nullptr, false);
-    return doc;
-}
 
 std::string hex_digest(std::string_view material) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -90,7 +77,7 @@ public:
             return Outcome::done();
         }
         if (sent.code != BB_NOT_FOUND) return Outcome::retry("sent marker: " + sent.error);
-        json doc = event_document(ev);
+        json doc = plugin::event_document(ev);
         if (doc["data"].is_discarded()) return Outcome::reject("event data is not JSON");
         auto to = recipient(doc);
         if (!to) {

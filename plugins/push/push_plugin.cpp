@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "plugins/common/event_document.hpp"
 #include "broker-bridge/webpush/ece.hpp"
 #include "device_outcome.hpp"
 #include "key_names.hpp"
@@ -25,21 +26,6 @@ using nlohmann::json;
 
 constexpr uint32_t kClaimMarginMs = 5000;
 
-// The document templates read, as binding filters and the router read it.
-json event_document(const plugin::EventView& ev) {
-    json doc = json{{"id", ev.id()},
-                    {"type", ev.type()},
-                    {"source", ev.source()},
-                    {"subject", ev.subject()},
-                    {"time", ev.time()},
-                    {"aggregatetype", ev.aggregate_type()},
-                    {"correlationid", ev.correlation_id()},
-                    {"causationid", ev.causation_id()},
-                    {"userid", ev.user_id()},
-                    {"dataversion", ev.data_version()}};
-    doc["data"] = json::parse(ev.data_json(), nullptr, false);
-    return doc;
-}
 
 // A device waiting for the push service's answer.
 struct Pending {
@@ -75,7 +61,7 @@ public:
     }
 
     plugin::Outcome handle(const plugin::EventView& ev) {
-        const json doc = event_document(ev);
+        const json doc = plugin::event_document(ev);
         // The host hands over JSON it produced itself; anything else is not worth a retry.
         if (doc["data"].is_discarded()) return plugin::Outcome::reject("data is not JSON");
         if (ev.type() == config_.subscriptions.added_type) return add_subscription(doc, ev);

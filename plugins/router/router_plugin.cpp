@@ -1,5 +1,6 @@
 // The router plugin: domain events become realtime messages in stream RT and follow-up
 // domain events, as YAML routes say. See README.md for the routes and the message format.
+#include "plugins/common/event_document.hpp"
 #include "router_config.hpp"
 
 #include <bb/plugin.hpp>
@@ -56,20 +57,6 @@ std::string compact(const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// The document conditions and templates read, the one binding filters read: attributes by
-// their CloudEvents names, and `data` when some route reads it.
-json event_document(const plugin::EventView& ev) {
-    return json{{"id", ev.id()},
-                {"type", ev.type()},
-                {"source", ev.source()},
-                {"subject", ev.subject()},
-                {"time", ev.time()},
-                {"aggregatetype", ev.aggregate_type()},
-                {"correlationid", ev.correlation_id()},
-                {"causationid", ev.causation_id()},
-                {"userid", ev.user_id()},
-                {"dataversion", ev.data_version()}};
-}
 
 Result<Action> render_publication(const Route& route, const json& doc,
                                   const plugin::EventView& ev) {
@@ -111,7 +98,7 @@ public:
     }
 
     plugin::Outcome handle(const plugin::EventView& ev) {
-        json doc = event_document(ev);
+        json doc = plugin::event_attributes(ev);
         if (config_.reads_data) {
             doc["data"] = json::parse(ev.data_json(), nullptr, false);
             // The host hands over JSON it produced itself; anything else is not worth a retry.
