@@ -104,6 +104,7 @@ CompiledChannel compile_channel(const ChannelConfig& cfg, const std::string& sou
                       ChannelTemplate::parse(cfg.subject, what + ": subject"),
                       std::nullopt,
                       ChannelRule::compile(cfg.subscribe, names, what + ": subscribe"),
+                      std::nullopt,
                       std::nullopt};
     if (cfg.publish) {
         c.publish = ChannelRule::compile(cfg.publish->rule, names, what + ": publish.rule");
