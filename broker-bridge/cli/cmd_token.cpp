@@ -29,7 +29,7 @@ nlohmann::json claim_value(const std::string& text) {
     if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
         auto parsed = nlohmann::json::parse(text, nullptr, false);
         if (parsed.is_discarded()) {
-            throw bb::ConfigError("--claim: the value '" + text + "' starts like JSON but is not");
+            throw ConfigError("--claim: the value '" + text + "' starts like JSON but is not");
         }
         return parsed;
     }
@@ -72,6 +72,11 @@ int token(const TokenOptions& o) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
+    if (o.sub.empty() || ttl->count() <= 0) {
+        std::fprintf(stderr, "token: %s\n",
+                     o.sub.empty() ? "--sub is empty" : "--ttl must be longer than 0");
+        return 2;
+    }
     nlohmann::json claims = {
         {"sub", o.sub},
         {"iat", now},
@@ -82,7 +87,21 @@ int token(const TokenOptions& o) {
             std::fprintf(stderr, "token: --claim wants name=value, got '%s'\n", pair.c_str());
             return 2;
         }
-        claims[pair.substr(0, eq)] = claim_value(pair.substr(eq + 1));
+        const std::string name = pair.substr(0, eq);
+        // These come from --sub, --ttl and the config: a --claim must not quietly replace them.
+        for (const char* reserved : {"sub", "iat", "exp", "nbf", "iss", "aud"}) {
+            if (name == reserved) {
+                std::fprintf(stderr, "token: --claim %s: set by --sub, --ttl or the config\n",
+                             reserved);
+                return 2;
+            }
+        }
+        try {
+            claims[name] = claim_value(pair.substr(eq + 1));
+        } catch (const ConfigError& e) {
+            std::fprintf(stderr, "token: %s\n", e.what());
+            return 2;
+        }
     }
     auto token = edge::mint_dev_token(c.edge->auth, claims);
     if (!token) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -352,6 +353,14 @@ BOOST_AUTO_TEST_CASE(the_token_command_mints_a_token_the_edge_accepts) {
     WsClient c(port());
     BOOST_TEST(c.connect(mint("orgs=7,8"))["op"] == "connected");
     BOOST_TEST(c.subscribe("org:8:presence", 2)["op"] == "subscribed");
+    // A --claim cannot replace what --sub, --ttl and the config set.
+    std::string forged = std::string(BB_BINARY_DIR) + "/bin/broker-bridge token --config " +
+                         (dir() / "token.yaml").string() + " --sub 42 --claim sub=7 2>/dev/null";
+    FILE* refused = popen(forged.c_str(), "r");
+    BOOST_TEST_REQUIRE(refused != nullptr);
+    char ignored[4096] = {};
+    BOOST_TEST(fgets(ignored, sizeof ignored, refused) == nullptr);
+    BOOST_TEST(WEXITSTATUS(pclose(refused)) == 2);
     // One org needs the JSON form: plain `orgs=9` would be text, and no member of anything.
     WsClient single(port());
     BOOST_TEST(single.connect(mint(R"(orgs=["9"])"))["op"] == "connected");
