@@ -124,20 +124,32 @@ void EventLoop::start() {
 
 void EventLoop::stop() {
     stopping_ = true;
-    if (lws_context* c = context_.load()) lws_cancel_service(c);
+    cancel_service();
     if (thread_.joinable()) thread_.join();
+}
+
+// Makes the loop's lws_service return; a no-op once the loop has let go of its context.
+void EventLoop::cancel_service() {
+    std::lock_guard lock(context_mu_);
+    if (context_) lws_cancel_service(context_);
 }
 
 void EventLoop::run(std::function<void(bool)> started) {
     lws_context* context = create_context();
     if (!context) return started(false);
-    context_ = context;
+    {
+        std::lock_guard lock(context_mu_);
+        context_ = context;
+    }
     schedule_tick();
     started(true);
     while (!stopping_.load()) {
         if (lws_service(context, 0) < 0) break;
     }
-    context_ = nullptr;
+    {
+        std::lock_guard lock(context_mu_);
+        context_ = nullptr;
+    }
     lws_context_destroy(context);  // closes every session: CLOSED callbacks run here
 }
 
@@ -192,7 +204,7 @@ void EventLoop::post_live(const LivePtr& message) {
 // One wake-up per batch: the loop empties the whole inbox when it wakes.
 void EventLoop::wake(bool was_empty) {
     if (!was_empty) return;
-    if (lws_context* c = context_.load()) lws_cancel_service(c);
+    cancel_service();
 }
 
 void EventLoop::begin_shutdown() {
@@ -248,7 +260,7 @@ Session* EventLoop::find(const std::string& client_id) {
 
 void EventLoop::schedule_tick() {
     lws_sul_schedule(
-        context_.load(), 0, &tick_->sul,
+        context_, 0, &tick_->sul,
         [](lws_sorted_usec_list_t* sul) { reinterpret_cast<TickTimer*>(sul)->loop->tick(); },
         kTickUs);
 }
@@ -291,7 +303,7 @@ void EventLoop::pause_accepting(lws* listener, int error) {
     paused_listener_ = listener;
     lws_rx_flow_control(listener, 0);
     lws_sul_schedule(
-        context_.load(), 0, &resume_->sul,
+        context_, 0, &resume_->sul,
         [](lws_sorted_usec_list_t* sul) {
             reinterpret_cast<ResumeTimer*>(sul)->loop->resume_accepting();
         },
@@ -395,7 +407,7 @@ void EventLoop::close_session(void* user) {
 // Unique in the process and not guessable: the loop, a counter and random bits.
 std::string EventLoop::next_client_id() {
     unsigned char random[6];
-    lws_get_random(context_.load(), random, sizeof random);
+    lws_get_random(context_, random, sizeof random);
     char out[48];
     std::snprintf(out, sizeof out, "%zx-%llx-%02x%02x%02x%02x%02x%02x", index_,
                   static_cast<unsigned long long>(++next_id_), random[0], random[1], random[2],

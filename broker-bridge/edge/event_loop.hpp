@@ -82,13 +82,17 @@ private:
     void close_session(void* user);
     std::string next_client_id();
     void wake(bool was_empty);
+    void cancel_service();
 
     const size_t index_;
     EdgeContext& ctx_;
     int listen_fd_;       // owned until lws adopts it
     int accept_fd_ = -1;  // the same socket, once lws owns it
     std::thread thread_;
-    std::atomic<lws_context*> context_{nullptr};
+    // Other threads wake the loop through the context; the lock keeps the loop thread from
+    // destroying it while one of them is inside lws_cancel_service.
+    std::mutex context_mu_;
+    lws_context* context_ = nullptr;
     lws_vhost* vhost_ = nullptr;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> connections_{0};

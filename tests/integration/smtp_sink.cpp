@@ -69,10 +69,12 @@ SmtpSink::~SmtpSink() {
 
 std::vector<nlohmann::json> SmtpSink::messages() const {
     std::vector<nlohmann::json> out;
+    // The sink writes <n>.json, then <n>.eml: a message counts once its .eml is there, so a
+    // test that reads the raw bytes next never finds them missing.
     for (int n = 1;; ++n) {
-        auto path = folder() / (std::to_string(n) + ".json");
-        if (!std::filesystem::exists(path)) break;
-        out.push_back(nlohmann::json::parse(read_text(path)));
+        auto base = folder() / std::to_string(n);
+        if (!std::filesystem::exists(base.string() + ".eml")) break;
+        out.push_back(nlohmann::json::parse(read_text(base.string() + ".json")));
     }
     return out;
 }

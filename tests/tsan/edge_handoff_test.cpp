@@ -33,11 +33,13 @@ BOOST_AUTO_TEST_CASE(live_messages_reach_clients_of_every_loop_in_order) {
         BOOST_TEST_REQUIRE(clients.back()->subscribe("chat:tsan", 2)["op"] == "subscribed");
     }
     // A client that subscribes and unsubscribes over and over while messages flow, so the
-    // hub's subscription table changes under the NATS callback threads.
+    // hub's subscription table changes under the NATS callback threads. Its token is minted
+    // here: the fixture's helpers check with Boost.Test, which is not thread-safe.
+    const std::string churn_token = token("churn");
     std::atomic<bool> churning{true};
     std::thread churn([&] {
         WsClient c(port());
-        c.connect(token("churn"));
+        c.connect(churn_token);
         for (int i = 0; i < 100 && churning.load(); ++i) {
             c.subscribe("chat:tsan", 10 + 2 * i);
             c.send({{"op", "unsubscribe"}, {"id", 11 + 2 * i}, {"channel", "chat:tsan"}});
@@ -62,19 +64,22 @@ BOOST_AUTO_TEST_CASE(publishes_from_clients_of_both_loops_are_acknowledged) {
     constexpr int kClients = 4;
     constexpr int kPublishes = 50;
     start_edge("  threads: 2\n  workers: 2\n");
+    // Tokens are minted on this thread: the fixture checks with Boost.Test, not thread-safe.
+    std::vector<std::string> tokens;
+    for (int i = 0; i < kClients; ++i) tokens.push_back(token("p" + std::to_string(i)));
     std::vector<std::thread> threads;
     std::atomic<int> acknowledged{0};
     for (int i = 0; i < kClients; ++i) {
         threads.emplace_back([&, i] {
             WsClient c(port());
-            c.connect(token("p" + std::to_string(i)));
+            c.connect(tokens[i]);
+            // One at a time: a connection has at most four commands in progress, and more
+            // are answered `limit` at once.
             for (int n = 0; n < kPublishes; ++n) {
                 c.send({{"op", "publish"},
                         {"id", 100 + n},
                         {"channel", "doc:d" + std::to_string(i)},
                         {"data", {{"n", n}}}});
-            }
-            for (int n = 0; n < kPublishes; ++n) {
                 if (c.next_op("published", std::chrono::seconds(20))) acknowledged.fetch_add(1);
             }
         });
