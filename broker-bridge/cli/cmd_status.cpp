@@ -40,8 +40,9 @@ nlohmann::json consumer_json(const NatsClient& nats, const Config& c,
     nlohmann::json j = {{"consumer", durable}, {"subject", subject}};
     jsConsumerInfo* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&raw, nats.js(), binding_stream(c, b).name.c_str(), durable.c_str(),
-                                      nullptr, &jerr);
+    const std::string& stream = binding_stream(c, b).name;
+    natsStatus s =
+        js_GetConsumerInfo(&raw, nats.js(), stream.c_str(), durable.c_str(), nullptr, &jerr);
     JsConsumerInfo info(raw);
     if (s != NATS_OK) {
         j["error"] = s == NATS_NOT_FOUND ? "not created yet (start `broker-bridge run`)"

@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(a_non_ascii_welcome_uses_smtputf8_and_encoded_headers) {
     start();
     const std::string name = "João Ñandú 山田 🎉";
     const std::string greeting =
-        "ようこそ！アカウントの準備ができました。ご不明な点があれば、いつでもお問い合わせください。"
+        "ようこそ！アカウントの準備ができました。"
+        "ご不明な点があれば、いつでもお問い合わせください。"
         "Obrigado por se juntar a nós — até já! 🚀";
     const std::string address = "ユーザー.7@example.com";
     publish(user_created(

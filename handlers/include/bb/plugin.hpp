@@ -360,8 +360,8 @@ public:
 
     // True when the host offers publish_with_seq (hosts newer than the first ABI 1 table).
     bool has_publish_with_seq() const noexcept {
-        return table_->struct_size >= offsetof(bb_host, publish_seq) + sizeof(table_->publish_seq) &&
-               table_->publish_seq != nullptr;
+        const size_t needed = offsetof(bb_host, publish_seq) + sizeof(table_->publish_seq);
+        return table_->struct_size >= needed && table_->publish_seq != nullptr;
     }
     // publish() into a stream, answering the stream sequence; BB_EXISTS when a
     // Nats-Expected-Last-Subject-Sequence header does not hold.
