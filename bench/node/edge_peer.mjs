@@ -91,45 +91,51 @@ function logTrpcError({ error, path, type }) {
 
 // Closes every WebSocket (1001 going away), terminates those still open after graceMs,
 // then drains NATS so every subscription is unsubscribed before the connection closes.
-async function shutdown(wss, nc, graceMs) {
-  wss.close();
-  for (const client of wss.clients) client.close(1001, "server shutting down");
-  const deadline = Date.now() + graceMs;
-  while (wss.clients.size > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+// Either may still be missing when the signal comes during start-up.
+async function shutdown({ wss, nc }, graceMs) {
+  if (wss) {
+    wss.close();
+    for (const client of wss.clients) client.close(1001, "server shutting down");
+    const deadline = Date.now() + graceMs;
+    while (wss.clients.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const client of wss.clients) client.terminate();
   }
-  for (const client of wss.clients) client.terminate();
-  await nc.drain();
+  if (nc) await nc.drain();
 }
 
 async function main() {
   const options = readOptions();
-  const nc = await connect({ servers: options.natsUrl, name: "edge-peer" });
-  let stopping = false;
-  nc.closed().then((err) => {
-    if (stopping) return;
-    console.error(`nats connection closed error=${JSON.stringify(String(err ?? "none"))}`);
-    process.exit(1);
-  });
-  const hub = new ChannelHub(nc, "bench.");
-  const wss = await listen(options.port);
-  wss.on("error", (err) => console.error(`websocket server error message=${err.message}`));
-  applyWSSHandler({ wss, router: makeRouter(hub), onError: logTrpcError });
-  process.stdout.write(`listening ${wss.address().port}\n`);
-
+  const peer = { nc: null, wss: null, stopping: false };
   const stop = async (signal) => {
-    if (stopping) return;
-    stopping = true;
+    if (peer.stopping) return;
+    peer.stopping = true;
     try {
-      await shutdown(wss, nc, options.graceMs);
+      await shutdown(peer, options.graceMs);
       process.exit(0);
     } catch (err) {
       console.error(`shutdown failed signal=${signal} message=${err.message}`);
       process.exit(1);
     }
   };
+  // Before anything starts, so a signal during start-up also ends in a clean exit.
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+
+  peer.nc = await connect({ servers: options.natsUrl, name: "edge-peer" });
+  peer.nc.closed().then((err) => {
+    if (peer.stopping) return;
+    console.error(`nats connection closed error=${JSON.stringify(String(err ?? "none"))}`);
+    process.exit(1);
+  });
+  if (peer.stopping) return; // stop() saw no connection yet; this one is dropped at exit
+  const hub = new ChannelHub(peer.nc, "bench.");
+  peer.wss = await listen(options.port);
+  if (peer.stopping) return;
+  peer.wss.on("error", (err) => console.error(`websocket server error message=${err.message}`));
+  applyWSSHandler({ wss: peer.wss, router: makeRouter(hub), onError: logTrpcError });
+  process.stdout.write(`listening ${peer.wss.address().port}\n`);
 }
 
 main().catch((err) => {
