@@ -124,16 +124,16 @@ private:
                 connect_client(*c);
             }
             int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), 10);
-            int64_t now = monotonic_ns();
             std::lock_guard lock(mu_);
             for (int i = 0; i < n; ++i) {
                 auto* c = static_cast<Client*>(events[i].data.ptr);
+                int64_t now = monotonic_ns();  // per socket: a batch can take milliseconds
                 if (events[i].events & EPOLLOUT) on_writable(*c);
                 if (c->fd >= 0 && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                     on_readable(*c, now);
                 }
             }
-            if (!retries_.empty()) send_retries(now);
+            if (!retries_.empty()) send_retries(monotonic_ns());
         }
     }
 

@@ -101,6 +101,8 @@ ControlStep ProtocolAdapter::on_control(uint32_t client, std::string_view text) 
 }
 
 std::string_view ProtocolAdapter::keepalive_reply(std::string_view text) const {
+    // tRPC's keep-alive (when the server enables it) is a text "PING" answered "PONG".
+    if (c_.protocol == Protocol::kTrpc) return text == "PING" ? "PONG" : std::string_view();
     if (c_.protocol != Protocol::kNats) return {};
     if (text.starts_with("PING\r\n") || text.find("\r\nPING\r\n") != std::string_view::npos) {
         return "PONG\r\n";

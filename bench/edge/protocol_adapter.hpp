@@ -39,7 +39,7 @@ public:
     ControlStep on_control(uint32_t client, std::string_view text) const;
     // The subscribe command again (after `limit`).
     std::string resubscribe(uint32_t client) const;
-    // Whether a text holds a server PING that needs a PONG (NATS over WebSocket).
+    // The answer to a server keep-alive in `text` (NATS and tRPC PING), or empty.
     std::string_view keepalive_reply(std::string_view text) const;
     // The NATS subject that reaches client i's channel.
     std::string subject(uint32_t client) const;
