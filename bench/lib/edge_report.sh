@@ -125,6 +125,8 @@ subscribed, divided by their number; CPU over the 5 s after that.
 $(edge_idle_row edge_bb_idle "broker-bridge edge")
 $(edge_idle_row edge_bb_idle_deflate "broker-bridge edge, permessage-deflate")
 $(edge_idle_row edge_nats_idle "nats-server WebSocket listener")
+
+$(cat "$BENCH_ROOT/bench/EDGE-NOTES.md")
 "
     EDGE_GOALS=$(edge_goals)
 }
