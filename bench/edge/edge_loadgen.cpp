@@ -17,6 +17,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -64,6 +66,18 @@ int64_t rss_kib(int pid) {
     std::string line;
     while (std::getline(in, line)) {
         if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+    }
+    return -1;
+}
+
+// The soft open-files limit another process was granted (-1 when unreadable).
+long long nofile_of(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("Max open files", 0) == 0) {
+            return std::strtoll(line.c_str() + std::strlen("Max open files"), nullptr, 10);
+        }
     }
     return -1;
 }
@@ -280,9 +294,9 @@ void run_idle(const Args& args, ClientPool& pool, int server_pid, int64_t rss_be
     double per_conn = double(rss_after - rss_before) * 1024.0 / clients;
     std::printf(
         "result clients=%u ready=%u rss_before_kib=%lld rss_after_kib=%lld "
-        "bytes_per_conn=%.0f server_cpu_pct_at_rest=%s gen_cpu_pct=%s\n",
+        "bytes_per_conn=%.0f server_cpu_pct_at_rest=%s gen_cpu_pct=%s server_nofile=%lld\n",
         clients, pool.ready(), (long long)rss_before, (long long)rss_after, per_conn,
-        format(srv_pct).c_str(), format(self_pct).c_str());
+        format(srv_pct).c_str(), format(self_pct).c_str(), nofile_of(server_pid));
 }
 
 int run(int argc, char** argv) {

@@ -29,11 +29,11 @@ edge_user_row() {
 edge_idle_row() {
     local l=$1
     if [[ ${RESULT[$l]:-failed} == failed ]]; then
-        echo "| $2 | ${RESULT[$l]:-not run} | | | |"
+        echo "| $2 | ${RESULT[$l]:-not run} | | | | |"
         return
     fi
     echo "| $2 | $(field "$l" ready) | $(field "$l" bytes_per_conn) |" \
-        "$(field "$l" server_cpu_pct_at_rest) |" \
+        "$(field "$l" server_cpu_pct_at_rest) | $(field "$l" server_nofile) |" \
         "$(field "$l" rss_before_kib) → $(field "$l" rss_after_kib) |"
 }
 
@@ -120,8 +120,8 @@ Each on a fresh server process: its RSS before the clients opened, and 2 s after
 subscribed, divided by their number; CPU over the 5 s after that.
 
 | server | connections | RSS per connection (bytes) | server CPU % at rest \
-| RSS KiB before → after |
-| --- | --- | --- | --- | --- |
+| server's open-files limit | RSS KiB before → after |
+| --- | --- | --- | --- | --- | --- |
 $(edge_idle_row edge_bb_idle "broker-bridge edge")
 $(edge_idle_row edge_bb_idle_deflate "broker-bridge edge, permessage-deflate")
 $(edge_idle_row edge_nats_idle "nats-server WebSocket listener")
