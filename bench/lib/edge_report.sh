@@ -12,10 +12,15 @@ edge_broadcast_row() {  # edge_broadcast_row <server> <b1k|b10k> <clients>
     [[ -n ${RESULT[$l]:-} ]] || { echo "| ${EDGE_NAME[$1]} | $3 | not run | | | | | | |"; return; }
     max=$(field "$l" strict_max)
     times=$(ratio "$max" "$(field "edge_nats_$2" strict_max)")
+    local p99 gen
+    p99=$(field "$l" strict_max_p99_ms) gen=$(field "$l" strict_max_gen_cpu_pct)
     [[ $(field "$l" strict_max_capped) == 1 ]] && max="≥ $max (ramp ceiling)"
+    if [[ $max == 0 ]]; then
+        max="none: no step passed" p99="" gen="" times=n/a
+    fi
     echo "| ${EDGE_NAME[$1]} | $3 | ${max:-${RESULT[$l]}} | $times× |" \
-        "$(field "$l" strict_max_p99_ms) | $(edge_latency "$l") | $(field "$l" fixed_loss) |" \
-        "$(field "$l" strict_max_gen_cpu_pct) | $(field "$l" fixed_server_cpu_pct) |"
+        "$p99 | $(edge_latency "$l") | $(field "$l" fixed_loss) |" \
+        "$gen | $(field "$l" fixed_server_cpu_pct) |"
 }
 
 edge_user_row() {
