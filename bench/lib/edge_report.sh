@@ -18,7 +18,8 @@ edge_broadcast_row() {  # edge_broadcast_row <server> <b1k|b10k> <clients>
     if [[ $max == 0 ]]; then
         max="none: no step passed" p99="" gen="" times=n/a
     fi
-    echo "| ${EDGE_NAME[$1]} | $3 | ${max:-${RESULT[$l]}} | $times× |" \
+    [[ $times == n/a ]] || times+="×"
+    echo "| ${EDGE_NAME[$1]} | $3 | ${max:-${RESULT[$l]}} | $times |" \
         "$p99 | $(edge_latency "$l") | $(field "$l" fixed_loss) |" \
         "$gen | $(field "$l" fixed_server_cpu_pct) |"
 }

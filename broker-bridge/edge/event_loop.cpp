@@ -141,7 +141,7 @@ void EventLoop::cancel_service() {
 }
 
 void EventLoop::run(std::function<void(bool)> started) {
-    ev_ = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    ev_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOENV));
     lws_context* context = ev_ ? create_context() : nullptr;
     if (!context) {
         if (ev_) ev_loop_destroy(ev_);
