@@ -124,7 +124,9 @@ void EventLoop::start() {
     if (!result.get()) {
         thread_.join();
         throw StartupError("edge: libwebsockets could not create event loop " +
-                           std::to_string(index_));
+                           std::to_string(index_) +
+                           " (is lws's libev plugin installed? Debian package "
+                           "libwebsockets-evlib-ev)");
     }
 }
 
