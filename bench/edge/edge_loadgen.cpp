@@ -92,6 +92,7 @@ struct StepResult {
     double target = 0, achieved = 0;
     uint64_t expected = 0, loss = 0, duplicates = 0, closed = 0;
     double p50 = -1, p99 = -1, p999 = -1, gen_cpu_pct = 0, server_cpu_pct = 0;
+    uint64_t frames = 0;  // frames the clients read (a frame may carry several messages)
     bool pass = false;
     bool capped = false;  // a ramp that reached --ramp-max without failing
 };
@@ -131,6 +132,7 @@ public:
         r.achieved = double(c.unique) / seconds;
         r.loss = r.expected - std::min(c.unique, r.expected);
         r.duplicates = c.duplicates;
+        r.frames = c.frames;
         r.p50 = c.latency.quantile_ms(0.5);
         r.p99 = c.latency.quantile_ms(0.99);
         r.p999 = c.latency.quantile_ms(0.999);
@@ -224,11 +226,11 @@ private:
         std::printf(
             "step kind=%s target=%.0f achieved=%.0f expected=%llu loss=%llu dup=%llu "
             "closed=%llu p50_ms=%s p99_ms=%s p999_ms=%s gen_cpu_pct=%.0f "
-            "server_cpu_pct=%.0f pass=%d\n",
+            "server_cpu_pct=%.0f frames=%llu pass=%d\n",
             kind, r.target, r.achieved, (unsigned long long)r.expected, (unsigned long long)r.loss,
             (unsigned long long)r.duplicates, (unsigned long long)r.closed, format(r.p50).c_str(),
             format(r.p99).c_str(), format(r.p999).c_str(), r.gen_cpu_pct, r.server_cpu_pct,
-            r.pass ? 1 : 0);
+            (unsigned long long)r.frames, r.pass ? 1 : 0);
         std::fflush(stdout);
     }
 
