@@ -8,6 +8,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         libnats-dev libyaml-cpp-dev libmsgpack-cxx-dev nlohmann-json3-dev \
         prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev libcli11-dev libfmt-dev \
         libsqlite3-dev libssl-dev libwebsockets-dev libjwt-dev libboost-test-dev \
+        libev-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,6 +24,7 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         ca-certificates libnats3.4 libprotobuf-c1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
         libcivetweb1 libfmt9 libsqlite3-0 libssl3 libwebsockets17 zlib1g \
+        libev4 libwebsockets-evlib-ev \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 broker-bridge \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \

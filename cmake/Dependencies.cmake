@@ -47,6 +47,9 @@ bb_require_package(OPENSSL_FOUND libssl-dev "OpenSSL")
 # development tokens and serves tests as an independent token library.
 pkg_check_modules(LWS IMPORTED_TARGET libwebsockets)
 bb_require_package(LWS_FOUND libwebsockets-dev "libwebsockets")
+# The edge runs lws on libev (epoll) through lws's libev plugin (libwebsockets-evlib-ev).
+find_library(BB_LIBEV ev)
+bb_require_package(BB_LIBEV libev-dev "libev")
 pkg_check_modules(JWT IMPORTED_TARGET libjwt)
 bb_require_package(JWT_FOUND libjwt-dev "libjwt")
 # The analytics plugin's PostgreSQL sink (libpq, the C client). GLOBAL: tests query it too.

@@ -1,5 +1,6 @@
 #include "broker-bridge/edge/event_loop.hpp"
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,11 +22,16 @@ namespace {
 
 constexpr int kMaxAcceptsPerWake = 64;
 constexpr lws_usec_t kTickUs = 50 * 1000;  // connect timeouts and token expiry
+constexpr int kMaxRemindersPerTick = 4096;
 // Without descriptors a pending connection keeps the listener readable: polling it again at
 // once would spin. Connections wait in the backlog meanwhile.
 constexpr lws_usec_t kAcceptBackoffUs = 100 * 1000;
 constexpr auto kAcceptWarningEvery = std::chrono::seconds(1);
 constexpr const char* kListenerProtocol = "bridge-listener";
+// lws gives every WebSocket connection a receive buffer of this size for its whole life;
+// client commands are small, and larger messages arrive in chunks the session reassembles.
+// 4096 cost about 3.5 KiB more memory per idle connection.
+constexpr size_t kRxBufferBytes = 512;
 
 struct PerSession {
     Session* session;
@@ -42,8 +48,8 @@ int listener_callback(lws* wsi, lws_callback_reasons r, void* user, void* in, si
 // Index 0 answers plain HTTP with 404.
 const lws_protocols kProtocols[] = {
     {"http", not_found_callback, 0, 0, 0, nullptr, 0},
-    {kJsonProtocol.data(), ws_callback, sizeof(PerSession), 4096, 0, nullptr, 0},
-    {kMsgpackProtocol.data(), ws_callback, sizeof(PerSession), 4096, 1, nullptr, 0},
+    {kJsonProtocol.data(), ws_callback, sizeof(PerSession), kRxBufferBytes, 0, nullptr, 0},
+    {kMsgpackProtocol.data(), ws_callback, sizeof(PerSession), kRxBufferBytes, 1, nullptr, 0},
     {kListenerProtocol, listener_callback, 0, 0, 0, nullptr, 0},
     {kDevTokenProtocol, dev_token_callback, sizeof(DevTokenSession), 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
@@ -118,7 +124,9 @@ void EventLoop::start() {
     if (!result.get()) {
         thread_.join();
         throw StartupError("edge: libwebsockets could not create event loop " +
-                           std::to_string(index_));
+                           std::to_string(index_) +
+                           " (is lws's libev plugin installed? Debian package "
+                           "libwebsockets-evlib-ev)");
     }
 }
 
@@ -135,22 +143,26 @@ void EventLoop::cancel_service() {
 }
 
 void EventLoop::run(std::function<void(bool)> started) {
-    lws_context* context = create_context();
-    if (!context) return started(false);
+    ev_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | static_cast<unsigned>(EVFLAG_NOENV));
+    lws_context* context = ev_ ? create_context() : nullptr;
+    if (!context) {
+        if (ev_) ev_loop_destroy(ev_);
+        return started(false);
+    }
     {
         std::lock_guard lock(context_mu_);
         context_ = context;
     }
     schedule_tick();
     started(true);
-    while (!stopping_.load()) {
-        if (lws_service(context, 0) < 0) break;
-    }
+    // Returns when the wake-up handler sees stopping_ (ev_break).
+    while (!stopping_.load()) ev_run(ev_, 0);
     {
         std::lock_guard lock(context_mu_);
         context_ = nullptr;
     }
     lws_context_destroy(context);  // closes every session: CLOSED callbacks run here
+    ev_loop_destroy(ev_);
 }
 
 lws_context* EventLoop::create_context() {
@@ -160,7 +172,9 @@ lws_context* EventLoop::create_context() {
     info.protocols = kProtocols;
     info.gid = -1;
     info.uid = -1;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
+    void* loops[1] = {ev_};
+    info.foreign_loops = loops;
     info.user = this;
     info.retry_and_idle_policy = &tick_->retry;
     info.pvo = &kJsonIsDefault;
@@ -270,8 +284,18 @@ void EventLoop::tick() {
     int64_t unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-    for (auto& [id, s] : sessions_) s->on_tick(now, unix_ms);
+    // Bounded per tick so a burst of due reminders cannot stall the loop.
+    for (int i = 0; i < kMaxRemindersPerTick && !reminders_.empty(); ++i) {
+        if (reminders_.begin()->first > now) break;
+        auto due = reminders_.extract(reminders_.begin());
+        if (Session* s = find(due.mapped())) s->on_tick(now, unix_ms);
+    }
     schedule_tick();
+}
+
+void EventLoop::remind_at(std::chrono::steady_clock::time_point when,
+                          const std::string& client_id) {
+    reminders_.emplace(when, client_id);
 }
 
 void EventLoop::accept_all(lws* listener) {
@@ -321,9 +345,12 @@ int EventLoop::on_listener(lws* wsi, int reason, void*, void*, size_t) {
         case LWS_CALLBACK_RAW_RX_FILE:
             loop_of(wsi)->accept_all(wsi);
             return 0;
-        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-            loop_of(wsi)->drain_inbox();
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+            EventLoop* loop = loop_of(wsi);
+            loop->drain_inbox();
+            if (loop->stopping_.load()) ev_break(loop->ev_, EVBREAK_ALL);
             return 0;
+        }
         default:
             return 0;
     }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,8 @@ struct lws_vhost;
 // SO_REUSEPORT listening socket and owns the sessions it accepted. Other threads never call
 // lws for it: they post() work or post_live() messages into a locked inbox and wake it with
 // lws_cancel_service, and the loop drains the inbox on its own thread.
+struct ev_loop;
+
 namespace bb::edge {
 
 class Session;
@@ -55,6 +58,9 @@ public:
     Result<void> watch(const ResolvedChannel& channel, Session* session);
     void unwatch(const ResolvedChannel& channel, Session* session);
     Session* find(const std::string& client_id);
+    // Asks for the session's on_tick at `when` (its connect deadline, its token's expiry):
+    // the tick visits only sessions with a reminder due, not every connection.
+    void remind_at(std::chrono::steady_clock::time_point when, const std::string& client_id);
     std::string& frame_buffer() { return frame_; }
 
     // lws entry points (public for the protocol table).
@@ -93,6 +99,9 @@ private:
     // destroying it while one of them is inside lws_cancel_service.
     std::mutex context_mu_;
     lws_context* context_ = nullptr;
+    // The loop's libev loop (epoll): lws's own poll() loop costs a scan of every
+    // connection per wake-up, which at 10,000 connections dominates the edge's CPU.
+    ::ev_loop* ev_ = nullptr;
     lws_vhost* vhost_ = nullptr;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> connections_{0};
@@ -102,6 +111,7 @@ private:
     Inbox inbox_;
 
     std::unordered_map<std::string, Session*> sessions_;
+    std::multimap<std::chrono::steady_clock::time_point, std::string> reminders_;
     std::unordered_map<std::string, std::unordered_map<Session*, int>> watchers_;  // by subject
     std::string frame_;
     uint64_t next_id_ = 0;

@@ -24,6 +24,7 @@ Session::Session(EventLoop& loop, EdgeContext& ctx, lws* wsi, std::string client
       connect_deadline_(Clock::now() + ctx.config.connect_timeout),
       commands_(ctx.config.limits.commands_per_second, ctx.config.limits.command_burst) {
     log::debug("edge connection opened", {{"client", client_id_}, {"address", address_}});
+    loop_.remind_at(connect_deadline_, client_id_);
 }
 
 Session::~Session() {
@@ -111,8 +112,8 @@ void Session::handle_connect(const Command& c) {
     }
     connected_ = true;
     user_ = claims->sub;
-    claims_ = rule_claims(claims->all);
-    expires_unix_ms_ = claims->exp > 0 ? claims->exp * 1000 + ctx_.config.auth.leeway.count() : 0;
+    keep_claims(claims->all);
+    set_expiry(claims->exp);
     nlohmann::json r = reply("connected", c.id);
     r["client"] = client_id_;
     send(r);
@@ -124,7 +125,8 @@ void Session::handle_connect(const Command& c) {
 void Session::report_opened() {
     if (!ctx_.presence) return;
     std::vector<std::string> orgs;
-    if (auto it = claims_.find("orgs"); it != claims_.end() && it->is_array()) {
+    nlohmann::json all = claims();
+    if (auto it = all.find("orgs"); it != all.end() && it->is_array()) {
         for (const auto& o : *it) {
             if (o.is_string()) orgs.push_back(o.get<std::string>());
         }
@@ -159,9 +161,34 @@ void Session::handle_refresh(const Command& c) {
     if (claims->sub != user_) {
         return refuse(c.id, "forbidden", "the token is for another subject", "forbidden");
     }
-    claims_ = rule_claims(claims->all);
-    expires_unix_ms_ = claims->exp > 0 ? claims->exp * 1000 + ctx_.config.auth.leeway.count() : 0;
+    keep_claims(claims->all);
+    set_expiry(claims->exp);
     send(reply("refreshed", c.id));
+}
+
+// Sets the token's expiry (exp + leeway, 0 without exp) and a reminder for it.
+void Session::set_expiry(int64_t exp_unix_seconds) {
+    if (exp_unix_seconds <= 0) {
+        expires_unix_ms_ = 0;
+        return;
+    }
+    expires_unix_ms_ = exp_unix_seconds * 1000 + ctx_.config.auth.leeway.count();
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto left = std::chrono::milliseconds(std::max<int64_t>(expires_unix_ms_ - now_ms, 0));
+    expiry_reminder_ = Clock::now() + left;
+    loop_.remind_at(expiry_reminder_, client_id_);
+}
+
+void Session::keep_claims(const nlohmann::json& claims) {
+    std::vector<uint8_t> packed = nlohmann::json::to_msgpack(rule_claims(claims));
+    claims_msgpack_.assign(packed.begin(), packed.end());
+}
+
+nlohmann::json Session::claims() const {
+    if (claims_msgpack_.empty()) return nlohmann::json::object();
+    return nlohmann::json::from_msgpack(claims_msgpack_);
 }
 
 void Session::on_tick(Clock::time_point now, int64_t unix_ms) {
@@ -172,7 +199,12 @@ void Session::on_tick(Clock::time_point now, int64_t unix_ms) {
     }
     if (connected_ && expires_unix_ms_ > 0 && unix_ms >= expires_unix_ms_) {
         log::debug("edge token expired", {{"client", client_id_}, {"user", user_}});
-        close_now(kCloseTokenExpired, "token expired", "token_expired");
+        return close_now(kCloseTokenExpired, "token expired", "token_expired");
+    }
+    // Early (the reminder of a replaced token, or the wall clock moved): remind again.
+    if (connected_ && expires_unix_ms_ > 0 && now >= expiry_reminder_) {
+        expiry_reminder_ = now + std::chrono::milliseconds(expires_unix_ms_ - unix_ms);
+        loop_.remind_at(expiry_reminder_, client_id_);
     }
 }
 

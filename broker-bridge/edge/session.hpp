@@ -96,6 +96,9 @@ private:
     void refuse(const nlohmann::json& id, std::string_view code, std::string_view message,
                 std::string_view metric);
     int64_t now_unix_seconds() const;
+    nlohmann::json claims() const;
+    void keep_claims(const nlohmann::json& claims);
+    void set_expiry(int64_t exp_unix_seconds);
 
     EventLoop& loop_;
     EdgeContext& ctx_;
@@ -106,9 +109,12 @@ private:
 
     bool connected_ = false;
     std::string user_;
-    nlohmann::json claims_;  // rule_claims() of the token's claims
+    // rule_claims() of the token's claims as MessagePack, read back by claims() for the rare
+    // rule check: a JSON object tree costs about 600 bytes per connection.
+    std::string claims_msgpack_;
     Clock::time_point connect_deadline_;
-    int64_t expires_unix_ms_ = 0;  // 0: the token has no exp
+    int64_t expires_unix_ms_ = 0;          // 0: the token has no exp
+    Clock::time_point expiry_reminder_{};  // when the loop calls on_tick for the expiry
     std::string presence_status_ = "online";
 
     std::string rx_;

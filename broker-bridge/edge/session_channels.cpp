@@ -21,7 +21,7 @@ bool Session::may_subscribe(const Command& c, const ResolvedChannel& r, std::str
     const ChannelRule& rule = r.rule->subscribe;
     if (rule.kind() != ChannelRule::Kind::kToken) {
         why = "rule";
-        return rule.allows(claims_, r.vars);
+        return rule.allows(claims(), r.vars);
     }
     if (c.token.empty()) {
         why = "no subscription token";
@@ -94,9 +94,8 @@ std::function<void()> Session::subscribe_task(const Command& c, const Channel& c
     return [=, since = c.since, reply_id = c.id, wanted = ch.wanted] {
         Result<SubscribeStart> start = Error{"the subscription is no longer wanted"};
         if (wanted->load()) {
-            start = key.empty()
-                        ? start_subscription(*reader, subject, since, max, *wanted)
-                        : start_snapshot(*reader, *snapshots, subject, key, max, *wanted);
+            start = key.empty() ? start_subscription(*reader, subject, since, max, *wanted)
+                                : start_snapshot(*reader, *snapshots, subject, key, max, *wanted);
         }
         loop->post([=, start = std::move(start)](EventLoop& l) mutable {
             if (Session* s = l.find(id)) {
@@ -199,7 +198,7 @@ void Session::handle_publish(const Command& c) {
     auto r = ctx_.rules.resolve(c.channel);
     if (!r) return refuse(c.id, "bad_channel", r.error().what, "bad_channel");
     const CompiledChannel& rule = *r->rule;
-    if (!rule.publish || !rule.publish->allows(claims_, r->vars)) {
+    if (!rule.publish || !rule.publish->allows(claims(), r->vars)) {
         log::info("edge publish forbidden",
                   {{"client", client_id_}, {"user", user_}, {"pattern", rule.config.pattern}});
         return refuse(c.id, "forbidden", "publishing is not allowed here", "forbidden");
