@@ -113,5 +113,4 @@ bool WorkerPool::waiting_at(Priority p) const {
     return waiting_[static_cast<int>(p)].load(std::memory_order_relaxed) > 0;
 }
 
-
 }  // namespace bb::handlers
