@@ -203,6 +203,8 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
     }
     if (timer_.joinable()) timer_.join();
     if (ticker_.joinable()) ticker_.join();
+    // Dead letters still awaiting their acknowledgement get up to one request timeout.
+    dead_letters_.reset();
     consumers_.clear();
 }
 

@@ -82,6 +82,7 @@ std::vector<std::string> BindingRunner::durables() const {
 }
 
 void BindingRunner::start() {
+    dead_letters_ = std::make_unique<DeadLetterPipeline>(nats_, config_.nats.request_timeout);
     for (const auto& subject : binding_.subjects) {
         auto c = std::make_unique<Consumer>();
         c->subject = subject;
@@ -345,10 +346,10 @@ void BindingRunner::answer(const std::shared_ptr<Delivery>& d, Outcome outcome, 
             release(d, true);
             return;
         case Outcome::kReject:
-            release(d, dead_letter(*d, static_cast<int>(DlqReason::kReject), error));
+            dead_letter(d, DlqReason::kReject, error);
             return;
         case Outcome::kInvalid:
-            release(d, dead_letter(*d, static_cast<int>(DlqReason::kInvalid), error));
+            dead_letter(d, DlqReason::kInvalid, error);
             return;
         case Outcome::kRetry:
         case Outcome::kTimeout:
@@ -364,7 +365,7 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
         first_failed_at_.try_emplace(d->stream_seq, rfc3339_now());
     }
     if (d->delivered >= static_cast<uint64_t>(binding_.attempts)) {
-        release(d, dead_letter(*d, static_cast<int>(DlqReason::kExhausted), error));
+        dead_letter(d, DlqReason::kExhausted, error);
         return;
     }
     log::debug("attempt failed", {{"binding", binding_.name},
@@ -377,46 +378,57 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
     release(d, false);
 }
 
-// Publishes the DLQ entry, then terminates the original. When the publish fails the message
-// is released with a nak instead: it comes back, or reaches the DLQ by the max-deliveries
-// advisory. Returns whether the message left the consumer for good.
-bool BindingRunner::dead_letter(Delivery& d, int reason, const std::string& error) {
+// Publishes the DLQ entry; once the DLQ stream has acknowledged it, terminates the original
+// (finish_dead_letter). The publish does not wait on this thread: many dead letters are on
+// the wire at once, each holding its call slot until its acknowledgement.
+void BindingRunner::dead_letter(const std::shared_ptr<Delivery>& d, DlqReason reason,
+                                const std::string& error) {
     DeadLetter info;
     info.binding = binding_.name;
     info.plugin = binding_.plugin;
-    info.reason = static_cast<DlqReason>(reason);
+    info.reason = reason;
     info.error = error;
-    info.attempts = static_cast<uint32_t>(d.delivered);
+    info.attempts = static_cast<uint32_t>(d->delivered);
     info.stream = stream();
-    info.stream_seq = d.stream_seq;
-    info.original_subject = d.subject;
+    info.stream_seq = d->stream_seq;
+    info.original_subject = d->subject;
     {
         std::lock_guard lock(mutex_);
-        auto it = first_failed_at_.find(d.stream_seq);
+        auto it = first_failed_at_.find(d->stream_seq);
         if (it != first_failed_at_.end()) info.first_failed_at = it->second;
     }
-    if (d.headers.empty()) {
-        auto headers = read_headers(d.msg.get());
-        if (headers) d.headers = std::move(*headers);
+    if (d->headers.empty()) {
+        auto headers = read_headers(d->msg.get());
+        if (headers) d->headers = std::move(*headers);
     }
-    std::string_view body(natsMsg_GetData(d.msg.get()),
-                          static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
-    auto published = publish_dead_letter(nats_, build_dead_letter(d.headers, body, info));
+    std::string_view body(natsMsg_GetData(d->msg.get()),
+                          static_cast<size_t>(natsMsg_GetDataLength(d->msg.get())));
+    DeadLetterMessage message = build_dead_letter(d->headers, body, info);
+    dead_letters_->publish(message, [this, d, info](const Result<void>& published) {
+        finish_dead_letter(d, info, published);
+    });
+}
+
+// The DLQ publish is answered. When it failed the message is released with a nak instead:
+// it comes back, or reaches the DLQ by the max-deliveries advisory.
+void BindingRunner::finish_dead_letter(const std::shared_ptr<Delivery>& d, const DeadLetter& info,
+                                       const Result<void>& published) {
     if (!published) {
-        log::error(
-            "dead-letter publish failed",
-            {{"binding", binding_.name}, {"seq", d.stream_seq}, {"error", published.error().what}});
-        natsMsg_NakWithDelay(d.msg.get(), 1000, nullptr);
-        return false;
+        log::error("dead-letter publish failed", {{"binding", binding_.name},
+                                                  {"seq", d->stream_seq},
+                                                  {"error", published.error().what}});
+        natsMsg_NakWithDelay(d->msg.get(), 1000, nullptr);
+        release(d, false);
+        return;
     }
-    natsMsg_Term(d.msg.get(), nullptr);
+    natsMsg_Term(d->msg.get(), nullptr);
     metrics_.dead_letters(binding_.name, reason_name(info.reason)).Increment();
     log::warn("event dead-lettered", {{"binding", binding_.name},
-                                      {"seq", d.stream_seq},
+                                      {"seq", d->stream_seq},
                                       {"reason", reason_name(info.reason)},
                                       {"attempts", info.attempts},
                                       {"error", info.error}});
-    return true;
+    release(d, true);
 }
 
 // The delivery is answered. `final`: the message left the consumer (ack or term), so the

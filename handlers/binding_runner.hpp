@@ -16,6 +16,7 @@
 #include "broker-bridge/expression.hpp"
 #include "broker-bridge/metrics.hpp"
 #include "broker-bridge/nats_client.hpp"
+#include "handlers/dead_letter_pipeline.hpp"
 #include "handlers/delivery.hpp"
 #include "handlers/plugin_instance.hpp"
 #include "handlers/worker_pool.hpp"
@@ -94,7 +95,10 @@ private:
                 const std::string& error);
     void fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t delay_ms,
                       const std::string& error);
-    bool dead_letter(Delivery& d, int reason, const std::string& error);
+    void dead_letter(const std::shared_ptr<Delivery>& d, DlqReason reason,
+                     const std::string& error);
+    void finish_dead_letter(const std::shared_ptr<Delivery>& d, const DeadLetter& info,
+                            const Result<void>& published);
     void release(const std::shared_ptr<Delivery>& d, bool final);
     uint32_t next_delay_ms(uint64_t failed_attempt);
     void timer_loop();
@@ -138,6 +142,7 @@ private:
     std::unordered_map<uint64_t, std::string> first_failed_at_;  // by stream seq
     std::mt19937_64 random_;
 
+    std::unique_ptr<DeadLetterPipeline> dead_letters_;
     std::vector<std::unique_ptr<Consumer>> consumers_;
     std::thread timer_;
     std::thread ticker_;

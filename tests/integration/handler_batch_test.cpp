@@ -125,4 +125,23 @@ BOOST_AUTO_TEST_CASE(a_poison_event_in_a_full_batch_is_isolated_after_the_crash)
     BOOST_TEST(redelivered_fine > 0);
 }
 
+// Dead letters go out without waiting on the handler thread; each original is terminated
+// only after its DLQ entry is acknowledged: one entry per event, none handled again.
+BOOST_AUTO_TEST_CASE(pipelined_dead_letters_make_one_entry_each_and_terminate_the_original) {
+    constexpr int kEvents = 80;
+    for (int i = 0; i < kEvents; ++i) publish(make_event("Bad", "bad-" + std::to_string(i)));
+    start_bridge(binding(handled_log().string(), 8, "") + "      reject_types: [Bad]\n");
+    BOOST_TEST_REQUIRE(
+        wait_until([&] { return stream_messages("DLQ") >= uint64_t{kEvents}; }, 20s, 20ms));
+    BOOST_TEST_REQUIRE(wait_until([&] { return ack_pending(client()) == 0; }, 10s, 20ms));
+    std::set<std::string> ids;
+    for (const auto& d : dlq_messages()) {
+        BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "reject");
+        ids.insert(*d.header("ce-id"));
+    }
+    BOOST_TEST(ids.size() == size_t{kEvents});
+    BOOST_TEST(stream_messages("DLQ") == uint64_t{kEvents});
+    BOOST_TEST(handled().size() == size_t{kEvents}, "an event was handled again");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
