@@ -61,6 +61,7 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const
       metrics_(metrics),
       pool_(pool),
       ack_wait_(binding_.timeout + config.handlers.ack_margin),
+      handler_duration_(&metrics.handler_duration(binding_.name)),
       // Slow until measured: the first events of a binding spread over threads at once.
       avg_call_us_(2 * std::chrono::microseconds(config.handlers.spread_after).count()),
       random_(std::random_device{}()) {
@@ -328,8 +329,7 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
                   {{"binding", binding_.name}, {"seq", d->stream_seq}});
         return;
     }
-    metrics_.handler_duration(binding_.name)
-        .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    handler_duration_->Observe(std::chrono::duration<double>(Clock::now() - started).count());
     Outcome o = result == BB_RESULT_DONE     ? Outcome::kDone
                 : result == BB_RESULT_REJECT ? Outcome::kReject
                                              : Outcome::kRetry;
@@ -496,9 +496,17 @@ uint32_t BindingRunner::next_delay_ms(uint64_t failed_attempt) {
     return static_cast<uint32_t>(std::min<int64_t>(d.count(), UINT32_MAX));
 }
 
+// The counters are looked up once per outcome (a family lookup hashes every label, which
+// showed in profiles at one lookup per event) and kept: prometheus-cpp never moves them.
 void BindingRunner::count(Outcome outcome) {
-    metrics_.attempts(binding_.name, binding_.plugin, outcome_label(static_cast<int>(outcome)))
-        .Increment();
+    auto& slot = attempt_counters_[static_cast<size_t>(outcome)];
+    prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+    if (!counter) {
+        counter = &metrics_.attempts(binding_.name, binding_.plugin,
+                                     outcome_label(static_cast<int>(outcome)));
+        slot.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
 }
 
 }  // namespace bb::handlers

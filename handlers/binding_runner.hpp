@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -118,6 +120,8 @@ private:
     WorkerPool& pool_;
     std::optional<expr::Expression> filter_;
     std::chrono::milliseconds ack_wait_;
+    std::array<std::atomic<prometheus::Counter*>, 6> attempt_counters_{};  // by Outcome
+    prometheus::Histogram* handler_duration_;
 
     std::mutex mutex_;
     std::condition_variable changed_;     // the fetch threads, isolation and stop wait on it
