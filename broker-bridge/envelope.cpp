@@ -476,11 +476,16 @@ private:
         return true;
     }
 
-    // As nlohmann's dump_escaped without ensure_ascii, for valid UTF-8.
+    // As nlohmann's dump_escaped without ensure_ascii, for valid UTF-8. Runs of characters
+    // that need no escape are appended whole.
     static void escaped(std::string_view s, std::string& out) {
         out += '"';
-        for (char ch : s) {
-            auto c = static_cast<unsigned char>(ch);
+        std::size_t run = 0;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            auto c = static_cast<unsigned char>(s[i]);
+            if (c > 0x1f && c != '"' && c != '\\') continue;
+            out.append(s, run, i - run);
+            run = i + 1;
             switch (c) {
                 case '\b':
                     out += "\\b";
@@ -504,13 +509,10 @@ private:
                     out += "\\\\";
                     break;
                 default:
-                    if (c <= 0x1f) {
-                        out += fmt::format("\\u{:04x}", c);
-                    } else {
-                        out += ch;
-                    }
+                    out += fmt::format("\\u{:04x}", c);
             }
         }
+        out.append(s, run, s.size() - run);
         out += '"';
     }
 
