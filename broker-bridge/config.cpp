@@ -159,7 +159,8 @@ void read_admin_and_log(const Node& root, Config& c) {
 void read_handlers(const Node& n, HandlersConfig& h) {
     if (!n.defined()) return;
     n.expect_keys({"group", "workers", "max_stuck_threads", "ack_margin", "shutdown_timeout",
-                   "fetch_batch", "fetch_wait", "max_ack_pending", "lag_poll_interval"});
+                   "fetch_batch", "fetch_wait", "max_ack_pending", "lag_poll_interval",
+                   "careful_window", "handoff_batch", "spread_after"});
     if (n.has("group")) h.group = n["group"].as_string();
     bool group_ok = !h.group.empty() && h.group.size() <= 32 &&
                     std::all_of(h.group.begin(), h.group.end(), [](char c) {
@@ -176,6 +177,10 @@ void read_handlers(const Node& n, HandlersConfig& h) {
     if (n.has("max_ack_pending"))
         h.max_ack_pending = static_cast<int>(n["max_ack_pending"].as_int(1, 1000000));
     if (n.has("lag_poll_interval")) h.lag_poll_interval = n["lag_poll_interval"].as_duration();
+    if (n.has("careful_window")) h.careful_window = n["careful_window"].as_duration();
+    if (n.has("handoff_batch"))
+        h.handoff_batch = static_cast<int>(n["handoff_batch"].as_int(1, 4096));
+    if (n.has("spread_after")) h.spread_after = n["spread_after"].as_duration();
     if (h.fetch_wait.count() < 1) n["fetch_wait"].fail("fetch_wait must be at least 1ms");
     if (h.lag_poll_interval.count() < 100) {
         // Polling consumer info faster measurably slows the consumers themselves.

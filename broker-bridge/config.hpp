@@ -116,9 +116,17 @@ struct HandlersConfig {
     // its process) is gone, never while it may still answer.
     Millis ack_margin{5000};
     Millis shutdown_timeout{10000};  // how long in-flight handlers may finish on shutdown
-    int fetch_batch = 64;
+    int fetch_batch = 256;
     Millis fetch_wait{500};
     int max_ack_pending = 4096;
+    // Crash isolation: how long a binding fetches one message at a time after it starts with
+    // deliveries outstanding and after a suspect of a crash; unset: one and a half ack waits.
+    std::optional<Millis> careful_window;
+    // A worker thread takes fetched events of its binding one after another; a binding wakes
+    // one more thread per this many waiting events, or one per waiting event while its calls
+    // take `spread_after` or longer on average (slow handlers run side by side at once).
+    int handoff_batch = 32;
+    Millis spread_after{1};
     Millis lag_poll_interval{1000};  // consumer lag metrics; faster polling slows consumers
 };
 

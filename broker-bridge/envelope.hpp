@@ -120,6 +120,9 @@ Result<Event> decode(const HeaderList& headers, std::string_view body);
 Result<std::string> data_as_json(const Event& e);  // compact JSON text of the data
 Result<std::string> json_to_msgpack(const nlohmann::json& v);
 Result<nlohmann::json> msgpack_to_json(std::string_view bytes);
+// The same value as compact JSON text (what msgpack_to_json(...)->dump() gives), written
+// straight from the msgpack without building a json value; the same errors.
+Result<std::string> msgpack_to_json_text(std::string_view bytes);
 // Empty data (an event without data) reads as JSON null.
 Result<nlohmann::json> data_as_json_value(const Event& e);
 // Well-formedness of data in its format without building a value (no allocation per node).

@@ -23,10 +23,11 @@ void BindingRunner::timer_loop() {
     // Runs through the drain too: calls that overrun then are still taken over, and held or
     // queued events keep their ack wait extended.
     while (!timer_stopping_) {
-        changed_.wait_for(lock, period, [this] { return timer_stopping_; });
+        timer_wake_.wait_for(lock, period, [this] { return timer_stopping_; });
         if (timer_stopping_) break;
         lock.unlock();
         check_timeouts();
+        spread_if_stalled();
         if (Clock::now() >= next_extend) {
             extend_waiting();
             unblock_abandoned_aggregates();
@@ -53,6 +54,7 @@ void BindingRunner::check_timeouts() {
             d->holds_slot = !pool_.add_replacement();
             if (d->holds_slot) {
                 ++running_;
+                ++active_;
                 ++stuck_slots_;
             }
         }
@@ -99,7 +101,7 @@ void BindingRunner::extend_waiting() {
     std::vector<std::shared_ptr<Delivery>> waiting;
     {
         std::lock_guard lock(mutex_);
-        waiting = queued_;
+        waiting.assign(ready_.begin(), ready_.end());
         for (const auto& [key, agg] : aggregates_) {
             for (const auto& [seq, d] : agg.held) waiting.push_back(d);
         }
@@ -141,7 +143,7 @@ void BindingRunner::tick_loop() {
     while (!stopping_) {
         uint32_t interval = plugin_.tick_interval_ms();
         auto wait = std::chrono::milliseconds(interval ? interval : 100);
-        changed_.wait_for(lock, wait, [this] { return stopping_; });
+        timer_wake_.wait_for(lock, wait, [this] { return stopping_; });
         if (stopping_ || interval == 0) continue;
         lock.unlock();
         plugin_.tick();
@@ -155,6 +157,7 @@ void BindingRunner::stop_fetching() {
         stopping_ = true;
     }
     changed_.notify_all();
+    timer_wake_.notify_all();
     for (auto& c : consumers_) {
         if (c->fetcher.joinable()) c->fetcher.join();
     }
@@ -172,12 +175,13 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
         }
         aggregates_.clear();
         held_ = 0;
-        for (const auto& d : queued_) {
+        for (const auto& d : ready_) {
             int expected = Delivery::kQueued;
             if (d->state.compare_exchange_strong(expected, Delivery::kReleased)) {
                 leftovers.push_back(d);
             }
         }
+        ready_.clear();
         for (const auto& d : in_flight_) {
             int expected = Delivery::kRunning;
             if (d->state.compare_exchange_strong(expected, Delivery::kReleased)) {
@@ -190,6 +194,7 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
         timer_stopping_ = true;
     }
     changed_.notify_all();
+    timer_wake_.notify_all();
     // Released at once for redelivery: to another replica now, or to this one after restart.
     for (const auto& d : leftovers) natsMsg_Nak(d->msg.get(), nullptr);
     if (!leftovers.empty()) {
@@ -198,6 +203,8 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
     }
     if (timer_.joinable()) timer_.join();
     if (ticker_.joinable()) ticker_.join();
+    // Dead letters still awaiting their acknowledgement get up to one request timeout.
+    dead_letters_.reset();
     consumers_.clear();
 }
 

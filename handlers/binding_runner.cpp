@@ -61,6 +61,9 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const
       metrics_(metrics),
       pool_(pool),
       ack_wait_(binding_.timeout + config.handlers.ack_margin),
+      handler_duration_(&metrics.handler_duration(binding_.name)),
+      // Slow until measured: the first events of a binding spread over threads at once.
+      avg_call_us_(2 * std::chrono::microseconds(config.handlers.spread_after).count()),
       random_(std::random_device{}()) {
     if (!binding_.filter.empty()) {
         filter_ = expr::Expression::parse(
@@ -80,11 +83,13 @@ std::vector<std::string> BindingRunner::durables() const {
 }
 
 void BindingRunner::start() {
+    dead_letters_ = std::make_unique<DeadLetterPipeline>(nats_, config_.nats.request_timeout);
     for (const auto& subject : binding_.subjects) {
         auto c = std::make_unique<Consumer>();
         c->subject = subject;
         c->durable = durable_name(binding_.name, subject, config_.handlers.group);
-        c->sub = bind_pull_consumer(nats_, config_, binding_, subject, c->durable, ack_wait_);
+        c->sub = bind_pull_consumer(nats_, config_, binding_, subject, c->durable, ack_wait_,
+                                    &c->outstanding);
         consumers_.push_back(std::move(c));
     }
     timer_ = std::thread([this] { timer_loop(); });
@@ -95,28 +100,44 @@ void BindingRunner::start() {
     }
 }
 
+// How many messages the next fetch may ask for (caller holds mutex_). While careful, one
+// at a time and only when a call slot is free; otherwise a full batch as soon as half a
+// batch fits under `concurrency + fetch_batch` events fetched and not yet answered, so the
+// next batch is on its way while the drainers work through the current one.
+int BindingRunner::fetch_room(bool careful) const {
+    if (careful) return running_ < binding_.concurrency ? 1 : 0;
+    const int batch = config_.handlers.fetch_batch;
+    const int limit = binding_.concurrency + batch;
+    if (running_ > limit - std::max(1, batch / 2)) return 0;
+    return std::min(batch, limit - running_);
+}
+
 void BindingRunner::fetch_loop(Consumer& c) {
-    const int batch_max = config_.handlers.fetch_batch;
     const auto wait_ms = static_cast<int64_t>(config_.handlers.fetch_wait.count());
     const int held_max = config_.handlers.max_ack_pending / 2;
     int failures = 0;
     // Careful: one message per fetch. JetStream counts every message of a fetched batch as
     // delivered, so a crash would use up a delivery of each innocent batch-mate. Events lost
-    // to a crash come back within an ack wait of it: a process is careful for one and a half
-    // ack waits after it starts, and again after each suspect of a crash (see dispatch).
-    const auto careful_span = ack_wait_ * 3 / 2;
-    auto careful_until = std::chrono::steady_clock::now() + careful_span;
+    // to a crash come back within an ack wait of it: a binding whose consumer had deliveries
+    // outstanding at start (a crashed process's among them, maybe) is careful for
+    // `careful_window` (one and a half ack waits by default), and so is any binding after
+    // each suspect of a crash (see dispatch). A consumer with nothing outstanding has no
+    // crash to come back from: it fetches full batches at once.
+    const auto careful_span = config_.handlers.careful_window.value_or(ack_wait_ * 3 / 2);
+    auto careful_until = std::chrono::steady_clock::now();
+    if (c.outstanding) careful_until += careful_span;
     while (true) {
         int want = 0;
         {
             std::unique_lock lock(mutex_);
+            auto careful = [&] { return std::chrono::steady_clock::now() < careful_until; };
             changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
-                return stopping_ || (running_ < binding_.concurrency && held_ < held_max &&
-                                     !isolating_ && isolated_seq_ == 0);
+                return stopping_ || (fetch_room(careful()) > 0 && held_ < held_max && !isolating_ &&
+                                     isolated_seq_ == 0);
             });
             if (stopping_) return;
-            bool careful = std::chrono::steady_clock::now() < careful_until;
-            want = careful ? 1 : std::min(batch_max, binding_.concurrency - running_);
+            if (held_ >= held_max || isolating_ || isolated_seq_ != 0) continue;
+            want = fetch_room(careful());
         }
         if (want <= 0) continue;
         want = std::max(want, leftover_messages(c.sub.get()));
@@ -145,6 +166,10 @@ void BindingRunner::fetch_loop(Consumer& c) {
             raw = nullptr;  // the list no longer owns it
             any_suspect = dispatch(std::move(msg)) || any_suspect;
         }
+        {
+            std::lock_guard lock(mutex_);
+            spread_locked();  // the batch is queued: wake the drainers it needs
+        }
         if (any_suspect) careful_until = std::chrono::steady_clock::now() + careful_span;
     }
 }
@@ -165,8 +190,11 @@ bool BindingRunner::dispatch(NatsMsg msg) {
         if (type && id) d->aggregate_key = std::string(type) + '\n' + id;
     }
     std::unique_lock lock(mutex_);
-    // Nothing starts beside a suspect running alone (see below).
-    changed_.wait(lock, [this] { return stopping_ || isolated_seq_ == 0; });
+    if (isolated_seq_ != 0) {
+        spread_locked();  // what this batch queued before must run for the suspect to end
+        // Nothing starts beside a suspect running alone (see below).
+        changed_.wait(lock, [this] { return stopping_ || isolated_seq_ == 0; });
+    }
     if (stopping_) {
         natsMsg_Nak(d->msg.get(), nullptr);  // not started: back to JetStream at once
         return false;
@@ -176,7 +204,9 @@ bool BindingRunner::dispatch(NatsMsg msg) {
         // Delivered before, yet no failure of it was seen here: its last handler call may
         // have taken the process down. It runs alone, so a crash-looping event uses up only
         // its own deliveries, not those of events that happened to share a batch with it.
+        // Batch-mates queued before it run first.
         isolating_ = true;
+        spread_locked();
         // Calls stuck past their timeout without a stand-in keep a slot: not waited for.
         changed_.wait(lock, [this] { return stopping_ || running_ - stuck_slots_ <= 0; });
         isolating_ = false;
@@ -199,17 +229,10 @@ bool BindingRunner::dispatch(NatsMsg msg) {
         agg.active_waiting = false;
     }
     ++running_;
-    lock.unlock();
-    run_now(std::move(d));
+    // Queued without waking anyone yet: the fetch loop wakes drainers once per batch.
+    ready_.push_back(std::move(d));
+    if (suspect) spread_locked();
     return suspect;
-}
-
-void BindingRunner::run_now(std::shared_ptr<Delivery> d) {
-    {
-        std::lock_guard lock(mutex_);
-        queued_.push_back(d);
-    }
-    pool_.submit(binding_.priority, [this, d = std::move(d)] { process(d); });
 }
 
 std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::string& error) {
@@ -248,13 +271,9 @@ std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::s
 }
 
 void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
-    {
-        std::lock_guard lock(mutex_);
-        queued_.erase(std::remove(queued_.begin(), queued_.end(), d), queued_.end());
-        int expected = Delivery::kQueued;
-        // Shutdown already released it back to JetStream.
-        if (!d->state.compare_exchange_strong(expected, Delivery::kPreparing)) return;
-    }
+    int expected_queued = Delivery::kQueued;
+    // Shutdown already released it back to JetStream.
+    if (!d->state.compare_exchange_strong(expected_queued, Delivery::kPreparing)) return;
     std::string error;
     if (auto early = prepare(*d, error)) {
         d->state = Delivery::kFinished;
@@ -293,6 +312,7 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
             held_slot = d->holds_slot;
             if (held_slot) {
                 --running_;
+                --active_;
                 --stuck_slots_;
             }
         }
@@ -309,8 +329,7 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
                   {{"binding", binding_.name}, {"seq", d->stream_seq}});
         return;
     }
-    metrics_.handler_duration(binding_.name)
-        .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    handler_duration_->Observe(std::chrono::duration<double>(Clock::now() - started).count());
     Outcome o = result == BB_RESULT_DONE     ? Outcome::kDone
                 : result == BB_RESULT_REJECT ? Outcome::kReject
                                              : Outcome::kRetry;
@@ -327,10 +346,10 @@ void BindingRunner::answer(const std::shared_ptr<Delivery>& d, Outcome outcome, 
             release(d, true);
             return;
         case Outcome::kReject:
-            release(d, dead_letter(*d, static_cast<int>(DlqReason::kReject), error));
+            dead_letter(d, DlqReason::kReject, error);
             return;
         case Outcome::kInvalid:
-            release(d, dead_letter(*d, static_cast<int>(DlqReason::kInvalid), error));
+            dead_letter(d, DlqReason::kInvalid, error);
             return;
         case Outcome::kRetry:
         case Outcome::kTimeout:
@@ -346,7 +365,7 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
         first_failed_at_.try_emplace(d->stream_seq, rfc3339_now());
     }
     if (d->delivered >= static_cast<uint64_t>(binding_.attempts)) {
-        release(d, dead_letter(*d, static_cast<int>(DlqReason::kExhausted), error));
+        dead_letter(d, DlqReason::kExhausted, error);
         return;
     }
     log::debug("attempt failed", {{"binding", binding_.name},
@@ -359,56 +378,72 @@ void BindingRunner::fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t de
     release(d, false);
 }
 
-// Publishes the DLQ entry, then terminates the original. When the publish fails the message
-// is released with a nak instead: it comes back, or reaches the DLQ by the max-deliveries
-// advisory. Returns whether the message left the consumer for good.
-bool BindingRunner::dead_letter(Delivery& d, int reason, const std::string& error) {
+// Publishes the DLQ entry; once the DLQ stream has acknowledged it, terminates the original
+// (finish_dead_letter). The publish does not wait on this thread: many dead letters are on
+// the wire at once, each holding its call slot until its acknowledgement.
+void BindingRunner::dead_letter(const std::shared_ptr<Delivery>& d, DlqReason reason,
+                                const std::string& error) {
     DeadLetter info;
     info.binding = binding_.name;
     info.plugin = binding_.plugin;
-    info.reason = static_cast<DlqReason>(reason);
+    info.reason = reason;
     info.error = error;
-    info.attempts = static_cast<uint32_t>(d.delivered);
+    info.attempts = static_cast<uint32_t>(d->delivered);
     info.stream = stream();
-    info.stream_seq = d.stream_seq;
-    info.original_subject = d.subject;
+    info.stream_seq = d->stream_seq;
+    info.original_subject = d->subject;
     {
         std::lock_guard lock(mutex_);
-        auto it = first_failed_at_.find(d.stream_seq);
+        auto it = first_failed_at_.find(d->stream_seq);
         if (it != first_failed_at_.end()) info.first_failed_at = it->second;
     }
-    if (d.headers.empty()) {
-        auto headers = read_headers(d.msg.get());
-        if (headers) d.headers = std::move(*headers);
+    if (d->headers.empty()) {
+        auto headers = read_headers(d->msg.get());
+        if (headers) d->headers = std::move(*headers);
     }
-    std::string_view body(natsMsg_GetData(d.msg.get()),
-                          static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
-    auto published = publish_dead_letter(nats_, build_dead_letter(d.headers, body, info));
+    std::string_view body(natsMsg_GetData(d->msg.get()),
+                          static_cast<size_t>(natsMsg_GetDataLength(d->msg.get())));
+    DeadLetterMessage message = build_dead_letter(d->headers, body, info);
+    dead_letters_->publish(message, [this, d, info](const Result<void>& published) {
+        finish_dead_letter(d, info, published);
+    });
+}
+
+// The DLQ publish is answered. When it failed the message is released with a nak instead:
+// it comes back, or reaches the DLQ by the max-deliveries advisory.
+void BindingRunner::finish_dead_letter(const std::shared_ptr<Delivery>& d, const DeadLetter& info,
+                                       const Result<void>& published) {
     if (!published) {
-        log::error(
-            "dead-letter publish failed",
-            {{"binding", binding_.name}, {"seq", d.stream_seq}, {"error", published.error().what}});
-        natsMsg_NakWithDelay(d.msg.get(), 1000, nullptr);
-        return false;
+        log::error("dead-letter publish failed", {{"binding", binding_.name},
+                                                  {"seq", d->stream_seq},
+                                                  {"error", published.error().what}});
+        natsMsg_NakWithDelay(d->msg.get(), 1000, nullptr);
+        release(d, false);
+        return;
     }
-    natsMsg_Term(d.msg.get(), nullptr);
+    natsMsg_Term(d->msg.get(), nullptr);
     metrics_.dead_letters(binding_.name, reason_name(info.reason)).Increment();
     log::warn("event dead-lettered", {{"binding", binding_.name},
-                                      {"seq", d.stream_seq},
+                                      {"seq", d->stream_seq},
                                       {"reason", reason_name(info.reason)},
                                       {"attempts", info.attempts},
                                       {"error", info.error}});
-    return true;
+    release(d, true);
 }
 
 // The delivery is answered. `final`: the message left the consumer (ack or term), so the
 // next held event of its aggregate may run; otherwise the aggregate waits for the retry.
 void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
     std::shared_ptr<Delivery> next;
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         --running_;
-        if (d->stream_seq == isolated_seq_) isolated_seq_ = 0;
+        --active_;
+        if (d->stream_seq == isolated_seq_) {
+            isolated_seq_ = 0;
+            wake = true;
+        }
         if (final) first_failed_at_.erase(d->stream_seq);
         auto it = d->aggregate_key.empty() ? aggregates_.end() : aggregates_.find(d->aggregate_key);
         if (it != aggregates_.end() && it->second.active_seq == d->stream_seq) {
@@ -424,9 +459,15 @@ void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
                 if (!next) aggregates_.erase(it);
             }
         }
+        wake = wake || fetcher_may_proceed_locked();
+        if (next) {
+            ready_.push_back(std::move(next));
+        }
+        spread_locked();
     }
-    changed_.notify_all();
-    if (next) run_now(std::move(next));
+    // Waking the fetch thread on every answer would cost a thread switch per event: only
+    // when what it may wait for (a free slot, room for a batch, an empty binding) came true.
+    if (wake) changed_.notify_all();
 }
 
 // The next held event of an aggregate becomes active (caller holds mutex_); null if none.
@@ -455,9 +496,17 @@ uint32_t BindingRunner::next_delay_ms(uint64_t failed_attempt) {
     return static_cast<uint32_t>(std::min<int64_t>(d.count(), UINT32_MAX));
 }
 
+// The counters are looked up once per outcome (a family lookup hashes every label, which
+// showed in profiles at one lookup per event) and kept: prometheus-cpp never moves them.
 void BindingRunner::count(Outcome outcome) {
-    metrics_.attempts(binding_.name, binding_.plugin, outcome_label(static_cast<int>(outcome)))
-        .Increment();
+    auto& slot = attempt_counters_[static_cast<size_t>(outcome)];
+    prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+    if (!counter) {
+        counter = &metrics_.attempts(binding_.name, binding_.plugin,
+                                     outcome_label(static_cast<int>(outcome)));
+        slot.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
 }
 
 }  // namespace bb::handlers

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +18,7 @@
 #include "broker-bridge/expression.hpp"
 #include "broker-bridge/metrics.hpp"
 #include "broker-bridge/nats_client.hpp"
+#include "handlers/dead_letter_pipeline.hpp"
 #include "handlers/delivery.hpp"
 #include "handlers/plugin_instance.hpp"
 #include "handlers/worker_pool.hpp"
@@ -22,8 +26,14 @@
 namespace bb::handlers {
 
 // Runs one binding: one durable pull consumer per subject, a fetch thread per consumer that
-// takes only as many messages as the binding can start, handler calls on the shared worker
-// pool, and a timer thread for handler timeouts, ack-wait extensions and plugin ticks.
+// keeps up to `concurrency + fetch_batch` events of the binding fetched, handler calls on
+// the shared worker pool, and a timer thread for handler timeouts, ack-wait extensions and
+// plugin ticks.
+//
+// Hand-off: fetched events wait in one ready queue per binding. A worker thread of the pool
+// ("drainer") takes them one after another until the queue is empty, so a batch costs a few
+// thread wake-ups instead of one per event; more drainers are woken when the queue is long
+// or the calls are slow (see spread_locked), never more than `concurrency` calls at once.
 //
 // A failed attempt is retried with NakWithDelay on the binding's backoff schedule; the last
 // failed attempt, a reject and an invalid envelope go to the DLQ (acknowledged publish
@@ -58,6 +68,7 @@ private:
         std::string subject;
         std::string durable;
         NatsSubscription sub;
+        bool outstanding = false;  // deliveries awaited an answer when the binding started
         std::thread fetcher;
     };
     struct Aggregate {
@@ -72,14 +83,24 @@ private:
     void fetch_loop(Consumer& c);
     // Starts (or holds) one fetched message; true when it is a suspect of a crash.
     bool dispatch(NatsMsg msg);
+    int fetch_room(bool careful) const;
     void run_now(std::shared_ptr<Delivery> d);
+    void spread_locked();
+    void submit_drainer_locked();
+    void drain();
+    bool should_yield(int taken_here) const;
+    void spread_if_stalled();
+    bool fetcher_may_proceed_locked() const;
     void process(const std::shared_ptr<Delivery>& d);
     std::optional<Outcome> prepare(Delivery& d, std::string& error);
     void answer(const std::shared_ptr<Delivery>& d, Outcome outcome, uint32_t delay_ms,
                 const std::string& error);
     void fail_attempt(const std::shared_ptr<Delivery>& d, uint32_t delay_ms,
                       const std::string& error);
-    bool dead_letter(Delivery& d, int reason, const std::string& error);
+    void dead_letter(const std::shared_ptr<Delivery>& d, DlqReason reason,
+                     const std::string& error);
+    void finish_dead_letter(const std::shared_ptr<Delivery>& d, const DeadLetter& info,
+                            const Result<void>& published);
     void release(const std::shared_ptr<Delivery>& d, bool final);
     uint32_t next_delay_ms(uint64_t failed_attempt);
     void timer_loop();
@@ -99,23 +120,33 @@ private:
     WorkerPool& pool_;
     std::optional<expr::Expression> filter_;
     std::chrono::milliseconds ack_wait_;
+    std::array<std::atomic<prometheus::Counter*>, 6> attempt_counters_{};  // by Outcome
+    prometheus::Histogram* handler_duration_;
 
     std::mutex mutex_;
-    std::condition_variable changed_;
-    bool stopping_ = false;        // no more fetching
-    bool timer_stopping_ = false;  // the drain is over: the timer ends too
-    bool isolating_ = false;      // a suspect of a crash waits to run alone: fetch nothing
-    uint64_t isolated_seq_ = 0;   // the suspect running alone, 0 when none
-    int running_ = 0;
+    std::condition_variable changed_;     // the fetch threads, isolation and stop wait on it
+    std::condition_variable timer_wake_;  // the timer and ticker threads wait on it
+    bool stopping_ = false;               // no more fetching
+    bool timer_stopping_ = false;         // the drain is over: the timer ends too
+    bool isolating_ = false;              // a suspect of a crash waits to run alone: fetch nothing
+    uint64_t isolated_seq_ = 0;           // the suspect running alone, 0 when none
+    int running_ = 0;           // dispatched and not yet answered: ready, preparing or in a call
+    int active_ = 0;            // taken by a drainer and not yet answered (at most `concurrency`)
+    int drainers_ = 0;          // drainer tasks submitted and not yet ended
+    int pending_drainers_ = 0;  // drainer tasks submitted that have not started yet
+    uint64_t taken_ = 0;        // events drainers took, for the timer's stall check
+    uint64_t taken_at_check_ = 0;
+    int64_t avg_call_us_;  // moving average of one event's handling, see spread_locked
     int held_ = 0;
     int stuck_ = 0;
     int stuck_slots_ = 0;  // stuck calls that keep their concurrency slot (no stand-in)
     std::vector<std::shared_ptr<Delivery>> in_flight_;  // running handler calls
-    std::vector<std::shared_ptr<Delivery>> queued_;     // waiting for a worker thread
+    std::deque<std::shared_ptr<Delivery>> ready_;       // waiting for a drainer
     std::unordered_map<std::string, Aggregate> aggregates_;
     std::unordered_map<uint64_t, std::string> first_failed_at_;  // by stream seq
     std::mt19937_64 random_;
 
+    std::unique_ptr<DeadLetterPipeline> dead_letters_;
     std::vector<std::unique_ptr<Consumer>> consumers_;
     std::thread timer_;
     std::thread ticker_;

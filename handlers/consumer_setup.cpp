@@ -60,8 +60,9 @@ std::string consumer_description(const std::string& group, const std::string& bi
 
 NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config,
                                     const BindingConfig& b, const std::string& subject,
-                                    const std::string& durable,
-                                    std::chrono::milliseconds ack_wait) {
+                                    const std::string& durable, std::chrono::milliseconds ack_wait,
+                                    bool* outstanding) {
+    if (outstanding) *outstanding = false;
     const std::string& stream = binding_stream(config, b).name;
     std::string description = consumer_description(config.handlers.group, b.name);
     jsConsumerConfig cc;
@@ -84,6 +85,7 @@ NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config
         cc.OptStartTime = existing->Config->OptStartTime;
         cc.OptStartSeq = existing->Config->OptStartSeq;
         s = js_UpdateConsumer(&raw, nats.js(), stream.c_str(), &cc, nullptr, &jerr);
+        if (outstanding) *outstanding = existing->NumAckPending > 0 || existing->NumRedelivered > 0;
         if (s != NATS_OK) fail(b, durable, "cannot update it", nats_error(s, &jerr));
         log::info("consumer bound", {{"binding", b.name}, {"consumer", durable},
                                      {"subject", subject}, {"stream", stream}});

@@ -13,10 +13,13 @@ namespace bb::handlers {
 
 // Creates the durable consumer for one subject of a binding, or updates the one that exists
 // (a start position cannot change once a consumer exists: the existing one is kept), then
-// binds a pull subscription to it.
+// binds a pull subscription to it. `outstanding` (optional) tells whether the consumer had
+// deliveries awaiting an answer or a redelivery when it was looked up (another process's,
+// or those of a process that crashed); a new consumer has none.
 NatsSubscription bind_pull_consumer(const NatsClient& nats, const Config& config,
                                     const BindingConfig& binding, const std::string& subject,
-                                    const std::string& durable, std::chrono::milliseconds ack_wait);
+                                    const std::string& durable, std::chrono::milliseconds ack_wait,
+                                    bool* outstanding = nullptr);
 
 // The description that marks a consumer as this group's; only such consumers are ever
 // removed, so consumers other applications made on the stream are left alone.

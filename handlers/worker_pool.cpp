@@ -24,6 +24,7 @@ void WorkerPool::submit(Priority priority, Task task) {
         std::lock_guard lock(mutex_);
         if (stopping_) return;
         queues_[static_cast<int>(priority)].push_back(std::move(task));
+        waiting_[static_cast<int>(priority)].fetch_add(1, std::memory_order_relaxed);
     }
     wake_.notify_one();
 }
@@ -51,10 +52,11 @@ void WorkerPool::run() {
         });
         if (stopping_) break;
         Task task;
-        for (auto& q : queues_) {
-            if (!q.empty()) {
-                task = std::move(q.front());
-                q.pop_front();
+        for (int p = 0; p < 3; ++p) {
+            if (!queues_[p].empty()) {
+                task = std::move(queues_[p].front());
+                queues_[p].pop_front();
+                waiting_[p].fetch_sub(1, std::memory_order_relaxed);
                 break;
             }
         }
@@ -74,7 +76,10 @@ void WorkerPool::run() {
 int WorkerPool::stop(std::chrono::milliseconds deadline) {
     std::unique_lock lock(mutex_);
     stopping_ = true;
-    for (auto& q : queues_) q.clear();
+    for (int p = 0; p < 3; ++p) {
+        queues_[p].clear();
+        waiting_[p].store(0, std::memory_order_relaxed);
+    }
     wake_.notify_all();
     idle_.wait_for(lock, deadline, [this] { return running_ == 0; });
     int still_running = running_;
@@ -96,6 +101,16 @@ int WorkerPool::stop(std::chrono::milliseconds deadline) {
 int WorkerPool::queued() const {
     std::lock_guard lock(mutex_);
     return static_cast<int>(queues_[0].size() + queues_[1].size() + queues_[2].size());
+}
+bool WorkerPool::waiting_above(Priority p) const {
+    for (int q = 0; q < static_cast<int>(p); ++q) {
+        if (waiting_[q].load(std::memory_order_relaxed) > 0) return true;
+    }
+    return false;
+}
+
+bool WorkerPool::waiting_at(Priority p) const {
+    return waiting_[static_cast<int>(p)].load(std::memory_order_relaxed) > 0;
 }
 
 }  // namespace bb::handlers

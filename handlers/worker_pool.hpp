@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,6 +45,10 @@ public:
     int stop(std::chrono::milliseconds deadline);
 
     int queued() const;
+    // Whether tasks of a higher priority than `p` (or of `p` itself) wait for a thread; a
+    // task that loops over many events asks, to give its thread up in time.
+    bool waiting_above(Priority p) const;
+    bool waiting_at(Priority p) const;
 
 private:
     void run();
@@ -52,6 +57,7 @@ private:
     std::condition_variable wake_;
     std::condition_variable idle_;
     std::deque<Task> queues_[3];
+    std::atomic<int> waiting_[3] = {0, 0, 0};  // sizes of queues_, read without the lock
     std::vector<std::thread> threads_;
     int target_threads_;
     int live_threads_ = 0;

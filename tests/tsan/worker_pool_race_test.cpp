@@ -41,6 +41,8 @@ BOOST_AUTO_TEST_CASE(concurrent_submitters_and_stand_ins_run_every_task_once) {
         for (int i = 0; i < 200; ++i) {
             if (pool.add_replacement()) pool.release_replacement();
             (void)pool.queued();
+            (void)pool.waiting_above(Priority::kLow);
+            (void)pool.waiting_at(Priority::kNormal);
         }
     });
     for (auto& t : submitters) t.join();

@@ -279,4 +279,23 @@ BOOST_AUTO_TEST_CASE(durable_names_are_valid_stable_and_distinct) {
     BOOST_TEST(long_name.size() <= 64u);
 }
 
+BOOST_AUTO_TEST_CASE(the_hand_off_and_careful_fetching_keys_are_read_with_documented_defaults) {
+    auto d = bb::parse_config(kMinimal, "/etc/bb/test.yaml");
+    BOOST_TEST(d.handlers.fetch_batch == 256);
+    BOOST_TEST(!d.handlers.careful_window.has_value());  // one and a half ack waits
+    BOOST_TEST(d.handlers.handoff_batch == 32);
+    BOOST_TEST(d.handlers.spread_after.count() == 1);
+    auto c = bb::parse_config(std::string(kMinimal) +
+                                  "handlers:\n  careful_window: 0s\n  handoff_batch: 8\n"
+                                  "  spread_after: 5ms\n",
+                              "/etc/bb/test.yaml");
+    BOOST_TEST(c.handlers.careful_window.value().count() == 0);
+    BOOST_TEST(c.handlers.handoff_batch == 8);
+    BOOST_TEST(c.handlers.spread_after.count() == 5);
+    std::string e = config_error("handlers:\n  handoff_batch: 0\n");
+    BOOST_TEST(contains(e, "handoff_batch"), e);
+    e = config_error("handlers:\n  careful_window: soon\n");
+    BOOST_TEST(contains(e, "careful_window"), e);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

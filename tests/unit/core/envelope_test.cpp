@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -840,6 +841,106 @@ BOOST_AUTO_TEST_CASE(content_types_map_to_data_formats) {
     auto back = bb::decode(without(wire->headers, "ce-datacontenttype"), wire->body);
     BOOST_TEST_REQUIRE(back.ok(), error_of(back));
     BOOST_TEST((back->format == bb::DataFormat::kMsgpack));
+}
+
+// The handler host writes data as JSON text straight from msgpack; plugins must see the
+// same text the json value route gives, and the same errors.
+namespace {
+
+std::string msgpack_of(const json& v) {
+    auto bytes = json::to_msgpack(v);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+// A random JSON value of bounded depth from a seeded generator (repeatable).
+json random_value(std::mt19937& rng, int depth) {
+    std::uniform_int_distribution<int> kind(0, depth > 3 ? 5 : 7);
+    static const std::vector<std::string> kStrings = {
+        "",          "a",    "zeta",         "Ab",          "quote\"",          "back\\slash",
+        "tab\there", "nl\n", "\x01\x1f\x7f", "caf\xc3\xa9", "\xf0\x9f\x98\x80", "/",
+        "key",       "Key",  "k\u0000ey"s};
+    switch (kind(rng)) {
+        case 0:
+            return nullptr;
+        case 1:
+            return std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+        case 2:
+            return std::uniform_int_distribution<int64_t>(INT64_MIN, INT64_MAX)(rng);
+        case 3:
+            return std::uniform_int_distribution<uint64_t>(0, UINT64_MAX)(rng);
+        case 4: {
+            double pick[] = {0.1, 1.0, -0.0, 1e300, 2.5e-300, 123456.789, -7.25, 1e21};
+            return pick[std::uniform_int_distribution<int>(0, 7)(rng)];
+        }
+        case 5:
+            return kStrings[std::uniform_int_distribution<size_t>(0, kStrings.size() - 1)(rng)];
+        case 6: {
+            json a = json::array();
+            int n = std::uniform_int_distribution<int>(0, 4)(rng);
+            for (int i = 0; i < n; ++i) a.push_back(random_value(rng, depth + 1));
+            return a;
+        }
+        default: {
+            json o = json::object();
+            int n = std::uniform_int_distribution<int>(0, 6)(rng);
+            for (int i = 0; i < n; ++i) {
+                o[kStrings[std::uniform_int_distribution<size_t>(0, kStrings.size() - 1)(rng)]] =
+                    random_value(rng, depth + 1);
+            }
+            return o;
+        }
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(msgpack_data_as_json_text_matches_the_json_value_route) {
+    std::mt19937 rng(20261204);
+    for (int i = 0; i < 500; ++i) {
+        std::string bytes = msgpack_of(random_value(rng, 0));
+        auto text = bb::msgpack_to_json_text(bytes);
+        auto value = bb::msgpack_to_json(bytes);
+        BOOST_TEST_REQUIRE(value.ok(), error_of(value));
+        BOOST_TEST_REQUIRE(text.ok(), error_of(text));
+        BOOST_TEST(*text == value->dump());
+    }
+    // A map of more than 32 keys, written in reverse order.
+    json big = json::object();
+    for (int i = 0; i < 40; ++i) big["k" + std::to_string(39 - i)] = i;
+    BOOST_TEST(*bb::msgpack_to_json_text(msgpack_of(big)) == big.dump());
+}
+
+BOOST_AUTO_TEST_CASE(msgpack_data_as_json_text_refuses_what_the_json_value_route_refuses) {
+    const std::vector<std::string> bad = {
+        "\x82\xa1"
+        "a"
+        "\x01\xa1"
+        "a"
+        "\x02"s,                                  // {"a":1,"a":2}
+        "\x81\x01\x02"s,                          // {1:2}
+        "\xa2\xc3\x28"s,                          // a string that is not UTF-8
+        "\xc4\x01\x00"s,                          // bin
+        "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"s,  // NaN
+        "\x91\xc1"s,                              // the unused type byte
+        "\x92\x01"s,                              // truncated
+        "\x01\x02"s,                              // trailing bytes
+    };
+    // Forty distinct keys, then the first again: the repeat is found in a large map too.
+    std::string many = "\xde\x00\x29"s;
+    for (int i = 0; i < 41; ++i) {
+        int k = i % 40;
+        many += "\xa3k"s + char('0' + k / 10) + char('0' + k % 10) + "\x01"s;
+    }
+    for (const auto& bytes : bad) {
+        auto text = bb::msgpack_to_json_text(bytes);
+        auto value = bb::msgpack_to_json(bytes);
+        BOOST_TEST_REQUIRE(!value.ok());
+        BOOST_TEST_REQUIRE(!text.ok());
+        BOOST_TEST(error_of(text) == error_of(value));
+    }
+    auto text = bb::msgpack_to_json_text(many);
+    BOOST_TEST_REQUIRE(!text.ok());
+    BOOST_TEST(error_of(text) == error_of(bb::msgpack_to_json(many)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <vector>
 
+#include "integration/wait.hpp"
+
 using bb::Priority;
 using bb::handlers::WorkerPool;
 using namespace std::chrono_literals;
@@ -65,6 +67,24 @@ BOOST_AUTO_TEST_CASE(a_saturated_pool_serves_high_before_normal_before_low) {
     BOOST_TEST_REQUIRE(done.wait_for(lock, 5s, [&] { return order.size() == 4; }));
     BOOST_TEST(order == (std::vector<std::string>{"high", "normal", "low", "low2"}),
                boost::test_tools::per_element());
+}
+
+// A task that loops over many events (a binding's drainer) asks whether to give way.
+BOOST_AUTO_TEST_CASE(waiting_work_is_reported_by_priority) {
+    WorkerPool pool(1, 0);
+    Gate gate;
+    pool.submit(Priority::kLow, [&] { gate.wait(); });
+    BOOST_TEST_REQUIRE(gate.wait_entered(1));
+    BOOST_TEST(!pool.waiting_above(Priority::kLow));
+    BOOST_TEST(!pool.waiting_at(Priority::kLow));
+    pool.submit(Priority::kNormal, [] {});
+    BOOST_TEST(pool.waiting_above(Priority::kLow));
+    BOOST_TEST(!pool.waiting_above(Priority::kNormal));
+    BOOST_TEST(pool.waiting_at(Priority::kNormal));
+    BOOST_TEST(!pool.waiting_above(Priority::kHigh));
+    gate.release();
+    BOOST_TEST(bb::itest::wait_until([&] { return !pool.waiting_at(Priority::kNormal); }, 5s));
+    BOOST_TEST(pool.stop(5s) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_stand_in_thread_keeps_work_flowing_while_one_is_stuck) {
