@@ -111,6 +111,11 @@ public:
         }
     }
 
+    // For `broker-bridge check-config`: the keys and values only; no file is opened.
+    static void check_config(const std::string& yaml_config) {
+        (void)parse_analytics_config(yaml_config);
+    }
+
     plugin::Outcome handle(const plugin::EventView& ev) {
         WriteResult result = writer_.write(make_row(ev));
         if (result.committed) return plugin::Outcome::done();
