@@ -104,6 +104,7 @@ struct BindingConfig {
     // The stream the binding consumes: `events` (default) or `presence` (streams: keys).
     std::string stream;
     std::string where;                          // "file:line:col" of the binding, for errors
+    std::string config_where;                   // of its `config:` (the binding's when absent)
 };
 
 struct HandlersConfig {

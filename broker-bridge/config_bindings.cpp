@@ -201,6 +201,7 @@ BindingConfig read_binding(const Node& n, const Config& c) {
         }
     }
     b.plugin_config_yaml = n["config"].to_yaml();
+    b.config_where = n["config"].defined() ? n["config"].where() : b.where;
     return b;
 }
 

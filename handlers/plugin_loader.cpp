@@ -89,6 +89,24 @@ void check_descriptor(const bb_plugin_descriptor& d, const std::string& name,
 
 void LoadedPlugin::DlClose::operator()(void* handle) const noexcept { dlclose(handle); }
 
+// check_config came after the first descriptor layout: a plugin built before it has a
+// shorter struct and no such field to read.
+bool LoadedPlugin::has_config_check() const {
+    constexpr size_t kWithCheck =
+        offsetof(bb_plugin_descriptor, check_config) + sizeof(bb_plugin_descriptor::check_config);
+    return descriptor_->struct_size >= kWithCheck && descriptor_->check_config != nullptr;
+}
+
+std::optional<std::string> LoadedPlugin::check_config(const std::string& config_yaml) const {
+    if (!has_config_check()) return std::nullopt;
+    bb_error err{};
+    if (descriptor_->check_config(config_yaml.data(), config_yaml.size(), &err) == BB_OK) {
+        return std::nullopt;
+    }
+    std::string message = err.message;
+    return message.empty() ? "the plugin refused its config without a reason" : message;
+}
+
 LoadedPlugin::LoadedPlugin(Library library, const bb_plugin_descriptor* descriptor,
                            std::filesystem::path path)
     : library_(std::move(library)), descriptor_(descriptor), path_(std::move(path)) {}

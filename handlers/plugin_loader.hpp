@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,10 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::string_view name() const { return descriptor_->name; }
     std::string_view version() const { return descriptor_->version; }
+    // The plugin's check of a binding's `config:` text: its error message, nullopt when the
+    // config is accepted or the plugin offers no check (has_config_check()).
+    bool has_config_check() const;
+    std::optional<std::string> check_config(const std::string& config_yaml) const;
 
 private:
     struct DlClose {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -152,9 +153,9 @@ int run(const RunOptions& o) {
     return 0;
 }
 
-// Beyond the YAML itself: each binding's plugin must load (file found, ABI matching), and the
-// edge's channel rules and keys must compile, as `run` would find at start-up. A plugin's own
-// config is checked only by the plugin, when `run` creates it.
+// Beyond the YAML itself: each binding's plugin must load (file found, ABI matching) and
+// accept the binding's `config:` (through the plugin's side-effect-free check, when it offers
+// one), and the edge's channel rules and keys must compile, as `run` would find at start-up.
 int check_config(const std::string& file, bool offline) {
     Config c = load_config(file, offline);
     if (c.edge && c.edge->dev_tokens) {
@@ -172,22 +173,32 @@ int check_config(const std::string& file, bool offline) {
             c.edge ? ", edge channels compiled" : "");
         return 0;
     }
-    std::set<std::string> plugins;
+    std::map<std::string, handlers::LoadedPlugin> plugins;
+    size_t configs_checked = 0;
     for (const auto& b : c.bindings) {
-        if (!plugins.insert(b.plugin).second) continue;
+        auto loaded = plugins.find(b.plugin);
         try {
-            (void)handlers::load_plugin(b.plugin, c.plugin_path);
+            if (loaded == plugins.end()) {
+                loaded =
+                    plugins.emplace(b.plugin, handlers::load_plugin(b.plugin, c.plugin_path)).first;
+            }
         } catch (const StartupError& e) {
             throw ConfigError(b.where + ": bindings " + b.name + ": " + e.what());
         }
+        if (auto refused = loaded->second.check_config(b.plugin_config_yaml)) {
+            throw ConfigError(b.config_where + ": bindings " + b.name + ".config: " + *refused);
+        }
+        configs_checked += loaded->second.has_config_check();
     }
     if (c.edge) {
         edge::ChannelRules rules(c.edge->channels, c.realtime);
         edge::TokenVerifier verifier(c.edge->auth);
     }
-    std::printf("%s: ok (%zu bindings, %zu plugins loaded, %zu buckets%s)\n", file.c_str(),
-                c.bindings.size(), plugins.size(), c.buckets.size(),
-                c.edge ? ", edge channels compiled" : "");
+    std::printf(
+        "%s: ok (%zu bindings, %zu plugins loaded, %zu plugin configs checked, %zu "
+        "buckets%s)\n",
+        file.c_str(), c.bindings.size(), plugins.size(), configs_checked, c.buckets.size(),
+        c.edge ? ", edge channels compiled" : "");
     return 0;
 }
 

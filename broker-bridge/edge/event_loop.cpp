@@ -2,6 +2,8 @@
 
 #include <ev.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -309,6 +311,10 @@ void EventLoop::accept_all(lws* listener) {
             close(fd);  // shutting down: the client reconnects to another instance
             continue;
         }
+        // Each writable callback sends one whole frame, so Nagle only delays: a close frame
+        // after a reply waited for the client's delayed ACK, about 40 ms per closed connection.
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
         lws_adopt_socket_vhost(vhost_, fd);  // on failure lws closes fd itself
     }
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "broker-bridge/edge/dev_token_endpoint.hpp"
 #include "broker-bridge/edge/event_loop.hpp"
@@ -82,6 +83,29 @@ int on_writable(lws* wsi, DevTokenSession& s) {
     return -1;  // connection: close (see not_found_callback)
 }
 
+// lws_return_http_status sends no `connection: close`, yet every HTTP reply here closes its
+// connection: a keep-alive client would send its next request into a socket being closed
+// and see a reset instead of the 404. Headers and body go out in one write (HTTP/1 only,
+// which is all the edge speaks), so closing next loses nothing.
+int answer_not_found(lws* wsi) {
+    static constexpr std::string_view kBody = "404 not found\n";
+    unsigned char buf[LWS_PRE + 512];
+    unsigned char* start = buf + LWS_PRE;
+    unsigned char* p = start;
+    unsigned char* end = buf + sizeof buf - 1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", kBody.size(), &p,
+                                    end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                     reinterpret_cast<const unsigned char*>("close"), 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || static_cast<size_t>(end - p) < kBody.size()) {
+        return -1;
+    }
+    std::memcpy(p, kBody.data(), kBody.size());
+    p += kBody.size();
+    lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_HEADERS);
+    return -1;
+}
+
 }  // namespace
 
 // While the file mount's requests were bound to the JSON protocol (the vhost's default), a
@@ -91,8 +115,7 @@ int on_writable(lws* wsi, DevTokenSession& s) {
 int not_found_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
     switch (reason) {
         case LWS_CALLBACK_HTTP:
-            lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
-            return -1;
+            return answer_not_found(wsi);
         case LWS_CALLBACK_ADD_HEADERS: {
             auto* args = static_cast<lws_process_html_args*>(in);
             auto* p = reinterpret_cast<unsigned char*>(args->p);

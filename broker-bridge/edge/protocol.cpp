@@ -2,6 +2,11 @@
 
 #include "broker-bridge/envelope.hpp"
 
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
 namespace bb::edge {
 namespace {
 
@@ -20,15 +25,82 @@ std::optional<Op> op_named(const std::string& name) {
     return std::nullopt;
 }
 
-std::optional<json> read_document(std::string_view payload, bool binary) {
+constexpr size_t kMaxKeyInMessage = 64;
+
+// nlohmann::json keeps the last of repeated keys, so `{"amount":1,"amount":100}` would mean
+// whichever value some parser keeps: ambiguous input, refused. The parser's own callback
+// sees every key with its object; this remembers the first repeat as a dotted path.
+class RepeatedKeyFinder {
+public:
+    bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+        switch (event) {
+            case json::parse_event_t::object_start:
+            case json::parse_event_t::array_start:
+                open_.push_back({event == json::parse_event_t::object_start, child_path(), {}, {}});
+                break;
+            case json::parse_event_t::object_end:
+            case json::parse_event_t::array_end:
+                if (!open_.empty()) open_.pop_back();
+                break;
+            case json::parse_event_t::key:
+                if (!open_.empty() && parsed.is_string()) on_key(parsed.get<std::string>());
+                break;
+            case json::parse_event_t::value:
+                break;
+        }
+        return true;
+    }
+
+    const std::string& first_repeat() const { return first_repeat_; }
+
+private:
+    struct Container {
+        bool object;
+        std::string path;
+        std::string last_key;
+        std::set<std::string> keys;
+    };
+
+    static std::string join(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
+
+    std::string child_path() const {
+        if (open_.empty()) return "";
+        const Container& parent = open_.back();
+        return parent.object ? join(parent.path, parent.last_key) : parent.path + "[]";
+    }
+
+    void on_key(std::string key) {
+        Container& object = open_.back();
+        if (!object.keys.insert(key).second && first_repeat_.empty()) {
+            first_repeat_ = join(object.path, key).substr(0, kMaxKeyInMessage);
+        }
+        object.last_key = std::move(key);
+    }
+
+    std::vector<Container> open_;
+    std::string first_repeat_;
+};
+
+// The command document; `problem` says why there is none, or names a repeated key (then the
+// document is returned too, so the error reply can carry the command's id).
+std::optional<json> read_document(std::string_view payload, bool binary, std::string& problem) {
     if (binary) {
         auto v = msgpack_to_json(payload);
-        if (!v) return std::nullopt;
+        if (!v) {
+            problem = v.error().what;
+            return std::nullopt;
+        }
         return std::move(*v);
     }
     if (!check_json_text(payload, kMaxDepth)) return std::nullopt;
-    json v = json::parse(payload, nullptr, false);
+    RepeatedKeyFinder finder;
+    json v = json::parse(payload, std::ref(finder), false);
     if (v.is_discarded()) return std::nullopt;
+    if (!finder.first_repeat().empty()) {
+        problem = "repeated key " + finder.first_repeat() + " (each key may appear once)";
+    }
     return v;
 }
 
@@ -81,8 +153,11 @@ std::optional<std::string> read_members(const json& doc, Command& c) {
 }  // namespace
 
 std::variant<Command, CommandError> parse_command(std::string_view payload, bool binary) {
-    auto doc = read_document(payload, binary);
-    if (!doc || !doc->is_object()) return CommandError{nullptr, "not a JSON object"};
+    std::string problem;
+    auto doc = read_document(payload, binary, problem);
+    if (!doc || !doc->is_object()) {
+        return CommandError{nullptr, problem.empty() ? "not a JSON object" : problem};
+    }
     Command c;
     if (auto it = doc->find("id"); it != doc->end() && !it->is_null()) {
         if (!valid_id(*it)) return CommandError{nullptr, "id must be an integer or short string"};
@@ -92,6 +167,7 @@ std::variant<Command, CommandError> parse_command(std::string_view payload, bool
     auto known =
         op != doc->end() && op->is_string() ? op_named(op->get<std::string>()) : std::nullopt;
     if (!known) return CommandError{c.id, "unknown op"};
+    if (!problem.empty()) return CommandError{c.id, problem};
     c.op = *known;
     if (auto why = read_members(*doc, c)) return CommandError{c.id, *why};
     return c;

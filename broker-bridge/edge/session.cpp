@@ -62,7 +62,11 @@ void Session::handle(std::string_view payload, bool binary) {
     if (!commands_.allow()) {
         ctx_.metrics.refusals("rate").Increment();
         log::info("edge client rate limited", {{"client", client_id_}, {"user", user_}});
-        close_now(kCloseRateLimited, "rate limited", "rate_limited");
+        // The replies owed for the commands accepted so far go out before the close frame,
+        // and what the client still sends is read and dropped meanwhile (see on_receive), so
+        // the close does not turn into a reset. A client that stops reading is not waited for.
+        close_after_flush(kCloseRateLimited, "rate limited", "rate_limited");
+        lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, kCloseFlushSeconds);
         return;
     }
     auto parsed = parse_command(payload, binary);
@@ -244,7 +248,8 @@ void Session::refuse(const nlohmann::json& id, std::string_view code, std::strin
 int Session::on_writable() {
     write_requested_ = false;
     if (queue_.empty()) {
-        if (!close_after_flush_) return 0;
+        if (!close_after_flush_ || close_frame_requested_) return 0;
+        close_frame_requested_ = true;
         lws_close_reason(wsi_, static_cast<lws_close_status>(close_code_),
                          reinterpret_cast<unsigned char*>(close_text_.data()), close_text_.size());
         return -1;

@@ -123,6 +123,10 @@ private:
     bool write_requested_ = false;
     bool closing_ = false;
     bool close_after_flush_ = false;
+    // Set once the close frame is asked for. lws calls SERVER_WRITEABLE again while it sends
+    // that frame; another -1 then would cut the connection at once, with the client's
+    // unread input turning the close into a reset that loses the frame and the replies.
+    bool close_frame_requested_ = false;
     bool hard_closing_ = false;  // close_now: the queue was dropped
     int close_code_ = 0;
     std::string close_text_;

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 
 namespace bb::analytics {
 namespace {
@@ -38,6 +39,33 @@ std::string read_path(const YAML::Node& node) {
         fail("path", "expected a file path, found " + scalar_text(node));
     }
     return node.Scalar();
+}
+
+// A size as bytes with a binary unit (`64MiB`, `512KiB`, `2GiB`, `1TiB`) or a plain number of
+// bytes. Decimal units (MB) are refused rather than guessed.
+uint64_t read_size(const YAML::Node& node, std::string_view key) {
+    constexpr uint64_t kLow = 64 * 1024;           // room for the table and a few pages of rows
+    constexpr uint64_t kHigh = uint64_t{1} << 44;  // 16 TiB, below SQLite's page-count limit
+    const std::string expected =
+        "expected a size from 64KiB to 16TiB such as 64MiB (units KiB, MiB, GiB, TiB), found ";
+    std::string text = node.IsScalar() ? node.Scalar() : "";
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},
+                                                              {"KiB", uint64_t{1} << 10},
+                                                              {"MiB", uint64_t{1} << 20},
+                                                              {"GiB", uint64_t{1} << 30},
+                                                              {"TiB", uint64_t{1} << 40}};
+    uint64_t unit = 0;
+    for (const auto& [name, bytes] : kUnits) {
+        if (text.compare(digits, std::string::npos, name) == 0) unit = bytes;
+    }
+    if (digits == 0 || digits > 15 || unit == 0) fail(key, expected + scalar_text(node));
+    uint64_t value = std::stoull(text.substr(0, digits));
+    if (value > kHigh / unit || value * unit < kLow || value * unit > kHigh) {
+        fail(key, expected + scalar_text(node));
+    }
+    return value * unit;
 }
 
 std::string read_text(const YAML::Node& node, std::string_view key, const char* what) {
@@ -76,6 +104,7 @@ std::string read_table(const YAML::Node& node) {
 void check_sink_keys(const AnalyticsConfig& config, const std::set<std::string>& seen) {
     if (config.sink == SinkKind::kPostgres) {
         if (seen.count("path")) fail("path", "only with sink: sqlite (postgres uses dsn)");
+        if (seen.count("max_size")) fail("max_size", "only with sink: sqlite");
         if (!seen.count("dsn")) fail("dsn", "required with sink: postgres");
         return;
     }
@@ -113,6 +142,8 @@ AnalyticsConfig parse_analytics_config(const std::string& yaml_text) {
             config.sink = read_sink(entry.second);
         } else if (key == "path") {
             config.path = read_path(entry.second);
+        } else if (key == "max_size") {
+            config.max_size_bytes = read_size(entry.second, key);
         } else if (key == "dsn") {
             config.dsn = read_text(entry.second, key, "a libpq connection string");
         } else if (key == "table") {
@@ -124,7 +155,9 @@ AnalyticsConfig parse_analytics_config(const std::string& yaml_text) {
             config.batch_wait =
                 std::chrono::milliseconds(read_integer(entry.second, key, 0, kBatchWaitLimitMs));
         } else {
-            fail(key, "unknown key (known: sink, path, dsn, table, batch_max, batch_wait_ms)");
+            fail(key,
+                 "unknown key (known: sink, path, max_size, dsn, table, batch_max, "
+                 "batch_wait_ms)");
         }
     }
     check_sink_keys(config, seen);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace bb::analytics {
@@ -12,6 +13,8 @@ struct AnalyticsConfig {
     SinkKind sink = SinkKind::kSqlite;
     // sqlite: relative paths resolve against the config file's folder (Host::resolve_path).
     std::string path = "analytics.db";
+    // sqlite: the most the database file may hold (PRAGMA max_page_count); 0 is no cap.
+    uint64_t max_size_bytes = 0;
     // postgres: a libpq connection string (key=value or postgresql:// URI), and the table.
     std::string dsn;
     std::string table = "events";

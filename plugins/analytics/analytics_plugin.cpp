@@ -59,15 +59,18 @@ struct OpenedSink {
     std::unique_ptr<EventSink> sink;
     const char* key;
     std::string name;
+    std::string open_error;  // sqlite: why the file is not open yet (it opens on a later batch)
 };
 
 OpenedSink open_sink(const AnalyticsConfig& config) {
     if (config.sink == SinkKind::kPostgres) {
         auto sink = std::make_unique<PostgresSink>(config.dsn, config.table);
         std::string server = sink->server();
-        return OpenedSink{std::move(sink), "server", server};
+        return OpenedSink{std::move(sink), "server", server, ""};
     }
-    return OpenedSink{std::make_unique<SqliteSink>(config.path), "path", config.path};
+    auto sink = std::make_unique<SqliteSink>(config.path, config.max_size_bytes);
+    std::string open_error = sink->open_error();
+    return OpenedSink{std::move(sink), "path", config.path, open_error};
 }
 
 // One instance per binding. handle() runs on the binding's worker threads and blocks in the
@@ -96,8 +99,21 @@ public:
             return;
         }
         host_.info("analytics store opened", {{"path", store_name_},
+                                              {"max_size_bytes", config.max_size_bytes},
                                               {"batch_max", config.batch_max},
                                               {"batch_wait_ms", config.batch_wait.count()}});
+        if (!opened.open_error.empty()) {
+            // Not fatal: the events wait, retried, and the first batch that can open the
+            // file logs "analytics store recovered".
+            store_failing_ = true;
+            host_.warn("analytics store failing",
+                       {{"path", store_name_}, {"rows", 0}, {"error", opened.open_error}});
+        }
+    }
+
+    // For `broker-bridge check-config`: the keys and values only; no file is opened.
+    static void check_config(const std::string& yaml_config) {
+        (void)parse_analytics_config(yaml_config);
     }
 
     plugin::Outcome handle(const plugin::EventView& ev) {

@@ -57,7 +57,6 @@ std::string compact(const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-
 Result<Action> render_publication(const Route& route, const json& doc,
                                   const plugin::EventView& ev) {
     auto subject = route.channel_subject->render_subject(doc);
@@ -97,6 +96,11 @@ public:
                    {{"routes", config_.routes.size()}, {"reads_data", config_.reads_data}});
     }
 
+    // For `broker-bridge check-config`: the routes compile as they would at start-up.
+    static void check_config(const std::string& yaml_config) {
+        (void)parse_router_config(yaml_config);
+    }
+
     plugin::Outcome handle(const plugin::EventView& ev) {
         json doc = plugin::event_attributes(ev);
         if (config_.reads_data) {
@@ -109,9 +113,7 @@ public:
             if (!route.when.matches(doc)) continue;
             auto action =
                 route.emit ? render_follow_up(route, doc, ev) : render_publication(route, doc, ev);
-            // A retry, not a reject: a fixed config lets a later attempt through, and after
-            // the last one the event reaches the dead-letter stream with this reason.
-            if (!action) return plugin::Outcome::retry(label(route) + action.error().what);
+            if (!action) return cannot_render(route, ev, action.error().what);
             actions.push_back(std::move(*action));
         }
         for (const Action& action : actions) {
@@ -124,6 +126,25 @@ public:
 
 private:
     static std::string label(const Route& route) { return "route " + route.name + ": "; }
+
+    // The event's attributes and data never change and the routes are read once, so a route
+    // that cannot render an event now never will in this process: a retry would only repeat
+    // the failure until the attempts run out. Rejected, the event goes to the dead-letter
+    // stream at once with the reason, to be replayed once the routes are fixed. `error` is
+    // "<template>: <reason>" (template.hpp names the template first), never the value.
+    plugin::Outcome cannot_render(const Route& route, const plugin::EventView& ev,
+                                  const std::string& error) const {
+        size_t colon = error.find(": ");
+        std::string template_name = colon == std::string::npos ? "" : error.substr(0, colon);
+        std::string reason = colon == std::string::npos ? error : error.substr(colon + 2);
+        host_.warn("route cannot render event", {{"route", route.name},
+                                                 {"template", template_name},
+                                                 {"reason", reason},
+                                                 {"event_id", ev.id()},
+                                                 {"seq", ev.stream_seq()}});
+        host_.counter_add("render_failures_total", 1);
+        return plugin::Outcome::reject(label(route) + error);
+    }
 
     // Each perform() answers the failure text, or nullopt once published.
     std::optional<std::string> perform(const Publication& p, const plugin::EventView& ev) const {

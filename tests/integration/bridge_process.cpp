@@ -1,6 +1,7 @@
 #include "integration/bridge_process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +53,9 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        bool user_dropped = uid_ == static_cast<uid_t>(-1) ||
+                            (setgroups(0, nullptr) == 0 && setgid(gid_) == 0 && setuid(uid_) == 0);
+        if (!user_dropped) _exit(126);
         execv(binary.c_str(), argv.data());
         _exit(127);
     }

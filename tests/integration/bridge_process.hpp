@@ -33,6 +33,13 @@ public:
     // an earlier call reaped it.
     bool exited(int* status = nullptr);
     bool running() const { return pid_ > 0; }
+    // Runs later starts under this user and group, with no supplementary groups (as
+    // `setpriv --reuid --regid --clear-groups` would): a test running as root can then show
+    // what file permissions do to the daemon. Needs root; the log file is opened before.
+    void run_as(uid_t uid, gid_t gid) {
+        uid_ = uid;
+        gid_ = gid;
+    }
     std::string log_text() const;
 
 private:
@@ -41,6 +48,8 @@ private:
     std::string command_;
     std::vector<std::string> extra_args_;
     pid_t pid_ = -1;
+    uid_t uid_ = static_cast<uid_t>(-1);  // -1: the test's own user
+    gid_t gid_ = static_cast<gid_t>(-1);
     int last_status_ = 0;    // wait status of the last reaped run
     size_t log_offset_ = 0;  // where this run's output starts in the log
 };

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@
 #include "broker-bridge/cli/console.hpp"
 #include "broker-bridge/config.hpp"
 #include "broker-bridge/envelope.hpp"
+#include "broker-bridge/errors.hpp"
 #include "broker-bridge/nats_client.hpp"
 #include "broker-bridge/nats_handles.hpp"
 #include "broker-bridge/provisioner.hpp"
@@ -523,6 +526,75 @@ BOOST_AUTO_TEST_CASE(a_binding_with_a_wildcard_or_a_dot_is_refused) {
         BOOST_TEST(run(bb::cli::dlq_replay, o).status == 2, binding);
     }
     BOOST_TEST(messages("DLQ") == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// check-config loads each binding's plugin and runs the plugin's own check of its `config:`,
+// so a mistake there is reported before `run`, at the line of that `config:`, and without
+// the plugin's side effects (the analytics file is not created).
+BOOST_AUTO_TEST_SUITE(check_config)
+
+std::filesystem::path write_check_config(const std::filesystem::path& dir,
+                                         const std::string& analytics_config) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "bridge.yaml")
+        << "nats:\n  url: nats://127.0.0.1:4222\n"
+        << "plugins:\n  path: [" << BB_PLUGIN_DIR << "]\n"
+        << "bindings:\n"
+        << "  - name: stats\n    plugin: analytics\n    subjects: [\"events.>\"]\n"
+        << "    config:\n"
+        << analytics_config
+        << "  - name: chat\n    plugin: router\n    subjects: [\"events.chat.>\"]\n"
+        << "    publish_prefixes: [\"rt.>\"]\n    config:\n      routes:\n"
+        << "        - when: { type: MessageSent }\n"
+        << "          channel_subject: \"rt.chat.{data.chatId}\"\n";
+    return dir / "bridge.yaml";
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_config_error_is_reported_at_its_binding_config_line) {
+    auto dir = std::filesystem::temp_directory_path() / ("bb-check-" + std::to_string(getpid()));
+    auto file = write_check_config(dir, "      path: stats.db\n      batch_max: 0\n");
+    std::string error;
+    try {
+        bb::cli::check_config(file.string());
+    } catch (const bb::ConfigError& e) {
+        error = e.what();
+    }
+    BOOST_TEST_MESSAGE("check-config said: " << error);
+    BOOST_TEST(error.find(file.string() + ":10:") == 0u, error);  // `path:` under config:
+    BOOST_TEST(error.find("bindings stats.config: analytics config: batch_max: expected an "
+                          "integer from 1 to 10000, found 0") != std::string::npos,
+               error);
+    BOOST_TEST(!std::filesystem::exists(dir / "stats.db"));
+
+    // The same file with a good value passes, and still creates nothing.
+    file = write_check_config(dir, "      path: stats.db\n      batch_max: 8\n");
+    BOOST_TEST(bb::cli::check_config(file.string()) == 0);
+    BOOST_TEST(!std::filesystem::exists(dir / "stats.db"));
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_router_template_error_is_reported_before_run) {
+    auto dir = std::filesystem::temp_directory_path() / ("bb-check-r-" + std::to_string(getpid()));
+    auto file = write_check_config(dir, "      path: stats.db\n");
+    {
+        std::ifstream in(file);
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string yaml = text.str();
+        yaml.replace(yaml.find("{data.chatId}"), 13, "{data.chatId");
+        std::ofstream(file) << yaml;
+    }
+    std::string error;
+    try {
+        bb::cli::check_config(file.string());
+    } catch (const bb::ConfigError& e) {
+        error = e.what();
+    }
+    BOOST_TEST(error.find("bindings chat.config: ") != std::string::npos, error);
+    BOOST_TEST(error.find("routes[0].channel_subject") != std::string::npos, error);
+    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -241,6 +241,36 @@ BOOST_AUTO_TEST_CASE(a_client_publish_cannot_forge_its_author) {
     BOOST_TEST(c.next()->value("code", "") == "forbidden");
 }
 
+// `{"amount":1,"amount":100}` means 1 to one parser and 100 to another: the edge refuses it
+// naming the key rather than publishing whichever value its parser kept.
+BOOST_AUTO_TEST_CASE(a_publish_with_a_repeated_key_is_refused_naming_the_key) {
+    start_edge();
+    WsClient c(port());
+    c.connect(token("42"));
+    c.send_text(R"({"op":"publish","id":7,"channel":"doc:d9",)"
+                R"("data":{"text":"a","order":{"amount":1,"amount":100}}})");
+    auto r = c.next();
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST((*r)["op"] == "error", r->dump());
+    BOOST_TEST((*r)["id"] == 7);
+    BOOST_TEST((*r)["code"] == "bad_request");
+    BOOST_TEST((*r)["message"].get<std::string>().find("repeated key data.order.amount") == 0u,
+               r->dump());
+    c.send_text(R"({"op":"publish","id":8,"id":9,"channel":"doc:d9","data":{}})");
+    BOOST_TEST(c.next()->value("message", "").find("repeated key id") == 0u);
+
+    // Nothing was published, and the connection still serves a well-formed publish.
+    c.send({{"op", "publish"}, {"id", 10}, {"channel", "doc:d9"}, {"data", {{"text", "b"}}}});
+    auto ok = c.next();
+    BOOST_TEST_REQUIRE(ok.has_value());
+    BOOST_TEST((*ok)["op"] == "published", ok->dump());
+    jsStreamInfo* info = nullptr;
+    jsErrCode jerr{};
+    BOOST_TEST_REQUIRE(js_GetStreamInfo(&info, client().js(), "EVENTS", nullptr, &jerr) == NATS_OK);
+    BOOST_TEST(info->State.Msgs == 1u);
+    jsStreamInfo_Destroy(info);
+}
+
 BOOST_AUTO_TEST_CASE(an_oversized_message_closes_with_1009) {
     start_edge("  limits: {max_message_size: 4096}\n");
     WsClient c(port());

@@ -144,8 +144,9 @@ BOOST_AUTO_TEST_CASE(ids_that_would_bend_the_subject_end_in_the_dlq_and_nothing_
     BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 3; }, 20s));
     BOOST_TEST_REQUIRE(wait_until([&] { return router_caught_up(); }, 10s));
     for (const auto& d : dlq_messages()) {
-        BOOST_TEST(header_or_empty(d, "Bridge-Dlq-Reason") == "exhausted");
-        BOOST_TEST(header_or_empty(d, "Bridge-Dlq-Attempts") == "3");
+        // Rendering cannot succeed on a later attempt: dead-lettered on the first.
+        BOOST_TEST(header_or_empty(d, "Bridge-Dlq-Reason") == "reject");
+        BOOST_TEST(header_or_empty(d, "Bridge-Dlq-Attempts") == "1");
         const std::string error = header_or_empty(d, "Bridge-Dlq-Error");
         BOOST_TEST(error.find("route chat: routes[0].channel_subject: {data.chatId} is not one "
                               "subject token") != std::string::npos,
@@ -154,6 +155,18 @@ BOOST_AUTO_TEST_CASE(ids_that_would_bend_the_subject_end_in_the_dlq_and_nothing_
     BOOST_TEST(stream_messages("RT") == 0u);
     // The values were refused before any NATS call: the daemon's connection never dropped.
     const std::string log = bridge().log_text();
+    for (const char* id : {"dot-1", "crlf-1", "star-1"}) {
+        const std::string line_start =
+            "warn route cannot render event route=chat "
+            "template=routes[0].channel_subject reason=";
+        size_t at = log.find(std::string("event_id=") + id);
+        BOOST_TEST_REQUIRE(at != std::string::npos, "no render failure logged for " << id);
+        size_t line = log.rfind('\n', at) + 1;
+        BOOST_TEST(log.compare(line + 25, line_start.size(), line_start) == 0,
+                   log.substr(line, at - line));
+        BOOST_TEST(log.find(std::string("event_id=") + id, at + 1) == std::string::npos,
+                   "logged more than once: " << id);
+    }
     BOOST_TEST(log.find("nats disconnected") == std::string::npos);
     BOOST_TEST(log.find("nats async error") == std::string::npos);
 }

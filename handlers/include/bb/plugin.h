@@ -234,6 +234,14 @@ typedef struct bb_plugin_descriptor {
 
     /* Releases the instance; no handle() or tick() runs during or after it. */
     void (*destroy)(void* self);
+
+    /*
+     * Optional (NULL, or beyond an older plugin's struct_size: not offered). Checks a
+     * binding's `config_yaml` as create() would read it, with no side effect: no file made,
+     * no connection, no host call, so `broker-bridge check-config` can run it anywhere.
+     * Returns BB_OK, or BB_INVALID with the reason (naming the key) in `err`. Any thread.
+     */
+    bb_status (*check_config)(const char* config_yaml, size_t config_len, bb_error* err);
 } bb_plugin_descriptor;
 
 typedef const bb_plugin_descriptor* (*bb_plugin_describe_fn)(void);

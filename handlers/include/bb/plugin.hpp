@@ -375,9 +375,9 @@ public:
         }
         uint64_t seq = 0;
         bb_error err{};
-        bb_status code = table_->publish_seq(
-            table_->ctx, std::string(subject).c_str(), headers.empty() ? nullptr : headers.data(),
-            headers.size(), data.data(), data.size(), &seq, &err);
+        bb_status code = table_->publish_seq(table_->ctx, std::string(subject).c_str(),
+                                             headers.empty() ? nullptr : headers.data(),
+                                             headers.size(), data.data(), data.size(), &seq, &err);
         return make_revision(code, err, seq);
     }
 
@@ -518,6 +518,13 @@ concept HasTick = requires(P& p) {
     p.tick();
 };
 
+// A plugin may offer `static void check_config(const std::string& yaml)`, throwing what its
+// constructor would throw for a bad config, without the constructor's side effects.
+template <typename P>
+concept HasConfigCheck = requires(const std::string& yaml) {
+    P::check_config(yaml);
+};
+
 namespace detail {
 
 // Fills the C answer: the reason into err, a Retry-After into the in/out delay (only ever
@@ -595,6 +602,19 @@ void tick_entry(void* self) noexcept {
 }
 
 template <typename P>
+bb_status check_config_entry(const char* config_yaml, size_t config_len, bb_error* err) noexcept {
+    try {
+        P::check_config(config_yaml != nullptr ? std::string(config_yaml, config_len) : "");
+        return BB_OK;
+    } catch (const std::exception& e) {
+        bb_error_set(err, e.what());
+    } catch (...) {
+        bb_error_set(err, "non-standard exception");
+    }
+    return BB_INVALID;
+}
+
+template <typename P>
 void destroy_entry(void* self) noexcept {
     // Destructors are noexcept: a throwing one ends the process here, as anywhere else.
     delete static_cast<Instance<P>*>(self);
@@ -625,6 +645,11 @@ constexpr bb_plugin_descriptor make_descriptor(const char* name, const char* ver
         d.tick = nullptr;
     }
     d.destroy = &destroy_entry<P>;
+    if constexpr (HasConfigCheck<P>) {
+        d.check_config = &check_config_entry<P>;
+    } else {
+        d.check_config = nullptr;
+    }
     return d;
 }
 

@@ -6,7 +6,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -311,6 +313,10 @@ BOOST_AUTO_TEST_CASE(a_bad_config_fails_create_with_a_message_naming_the_key) {
         {"- path", "expected a map"},
         {"path: [", "analytics config: yaml-cpp: error at line"},
         {"path: ':memory:'", "journal mode expected wal, found memory"},
+        {"max_size: 64MB", "max_size: expected a size from 64KiB to 16TiB such as 64MiB"},
+        {"max_size: 1KiB", "max_size: expected a size from 64KiB"},
+        {"max_size: -5", "max_size: expected a size"},
+        {"max_size: 64MiB\nsink: postgres\ndsn: x", "max_size: only with sink: sqlite"},
     };
     for (const auto& [text, expected] : cases) {
         BOOST_TEST_CONTEXT("config '" << text << "'") {
@@ -342,8 +348,75 @@ BOOST_AUTO_TEST_CASE(opening_the_store_is_logged_once_with_its_settings) {
     auto lines = host.lines();
     BOOST_TEST_REQUIRE(lines.size() == 1u);
     BOOST_TEST(lines[0].level == BB_LOG_INFO);
-    BOOST_TEST(lines[0].text ==
-               "analytics store opened path=" + db_path() + " batch_max=256 batch_wait_ms=5");
+    BOOST_TEST(lines[0].text == "analytics store opened path=" + db_path() +
+                                    " max_size_bytes=0 batch_max=256 batch_wait_ms=5");
+}
+
+// SQLITE_FULL from a size cap takes the same path as from a full disk: the events are
+// retried, and the file takes them once there is room (a larger cap after a restart).
+BOOST_AUTO_TEST_CASE(a_full_store_retries_its_events_until_a_larger_cap_takes_them) {
+    std::vector<std::string> held;
+    size_t stored = 0;
+    {
+        PluginInstance capped(plugin.descriptor(), host, config("max_size: 64KiB"));
+        for (int i = 0; i < 5000 && held.size() < 20; ++i) {
+            auto ev = make_event("ev-" + std::to_string(i));
+            auto answer = capped.handle(ev);
+            if (answer.result == BB_RESULT_DONE) {
+                ++stored;
+                continue;
+            }
+            BOOST_TEST_REQUIRE(answer.result == BB_RESULT_RETRY);
+            BOOST_TEST(answer.error.find(db_path()) != std::string::npos, answer.error);
+            BOOST_TEST(answer.error.find("SQLITE_FULL") != std::string::npos, answer.error);
+            held.push_back(ev.id);
+        }
+    }
+    BOOST_TEST_MESSAGE("stored under the 64 KiB cap: " << stored);
+    BOOST_TEST_REQUIRE(held.size() == 20u);
+    BOOST_TEST(stored > 0u);
+    BOOST_TEST(host.lines().at(1).text.find("analytics store failing path=" + db_path()) == 0u);
+
+    FakeHost after_host;
+    PluginInstance raised(plugin.descriptor(), after_host, config("max_size: 1MiB"));
+    for (const auto& id : held) {
+        auto ev = make_event(id);
+        ev.attempt = 2;
+        BOOST_TEST(raised.handle(ev).result == BB_RESULT_DONE);
+    }
+    Database db(db_path());
+    BOOST_TEST(db.count() == static_cast<long>(stored + held.size()));
+}
+
+// A real I/O error on the open file: a file-size limit of one byte makes every write fail
+// with EFBIG (SQLITE_IOERR). The sink reopens the database once writes work again.
+BOOST_AUTO_TEST_CASE(an_io_error_is_retried_and_the_store_reopens_once_writes_work) {
+    PluginInstance instance(plugin.descriptor(), host, config());
+    BOOST_TEST_REQUIRE(instance.handle(make_event("before")).result == BB_RESULT_DONE);
+
+    rlimit saved{};
+    BOOST_TEST_REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    auto old_handler = signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the default termination
+    rlimit tiny = saved;
+    tiny.rlim_cur = 1;
+    BOOST_TEST_REQUIRE(setrlimit(RLIMIT_FSIZE, &tiny) == 0);
+    std::vector<bb::test::Answer> during;
+    for (int i = 0; i < 3; ++i) during.push_back(instance.handle(make_event("held")));
+    setrlimit(RLIMIT_FSIZE, &saved);
+    signal(SIGXFSZ, old_handler);
+
+    for (const auto& answer : during) {
+        BOOST_TEST(answer.result == BB_RESULT_RETRY);
+        BOOST_TEST(answer.error.find(db_path()) != std::string::npos, answer.error);
+        BOOST_TEST(answer.error.find("SQLITE_IOERR") != std::string::npos, answer.error);
+    }
+    auto held = make_event("held");
+    held.attempt = 4;
+    BOOST_TEST(instance.handle(held).result == BB_RESULT_DONE);
+    Database db(db_path());
+    BOOST_TEST(db.count() == 2);
+    auto lines = host.lines();
+    BOOST_TEST(lines.back().text == "analytics store recovered path=" + db_path());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

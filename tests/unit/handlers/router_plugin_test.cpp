@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(ids_that_are_not_one_subject_token_fail_the_event_and_publi
     };
     for (const auto& row : rows) {
         auto answer = instance.handle(message_sent("bad", row.chat_id));
-        BOOST_TEST(answer.result == BB_RESULT_RETRY, row.chat_id.dump());
+        BOOST_TEST(answer.result == BB_RESULT_REJECT, row.chat_id.dump());
         BOOST_TEST(contains(answer.error, "route chat: routes[0].channel_subject: {data.chatId} "),
                    answer.error);
         BOOST_TEST(contains(answer.error, row.why), answer.error);
@@ -179,13 +179,27 @@ BOOST_AUTO_TEST_CASE(a_missing_field_fails_the_event_naming_the_placeholder) {
 
     auto answer = instance.handle(ev);
 
-    BOOST_TEST(answer.result == BB_RESULT_RETRY);
+    BOOST_TEST(answer.result == BB_RESULT_REJECT);
     BOOST_TEST(answer.error == "route chat: routes[0].channel_subject: {data.chatId} is missing");
     BOOST_TEST(host.raw_publishes().empty());
+    // One warn line per event, naming the route, the template and the reason.
+    auto lines = host.lines();
+    size_t warned = 0;
+    for (const auto& l : lines) {
+        if (l.text.rfind("route cannot render event", 0) != 0) continue;
+        ++warned;
+        BOOST_TEST(l.level == BB_LOG_WARN);
+        BOOST_TEST(l.text ==
+                   "route cannot render event route=chat template=routes[0].channel_subject "
+                   "reason=\"{data.chatId} is missing\" event_id=ev-3 seq=" +
+                       std::to_string(ev.stream_seq));
+    }
+    BOOST_TEST(warned == 1u);
+    BOOST_TEST(host.counter("render_failures_total") == 1.0);
 
     ev.data_json = R"({"chatId":"room1"})";  // the projection's {data.content} is missing now
     answer = instance.handle(ev);
-    BOOST_TEST(answer.result == BB_RESULT_RETRY);
+    BOOST_TEST(answer.result == BB_RESULT_REJECT);
     BOOST_TEST(answer.error == "route chat: routes[0].data.text: {data.content} is missing");
     BOOST_TEST(host.raw_publishes().empty());
 }
@@ -220,7 +234,7 @@ BOOST_AUTO_TEST_CASE(every_matching_route_applies_and_one_bad_route_publishes_no
     ev.id = "ev-5";
     ev.data_json = R"({"chatId":"room1","mention":"u.7"})";
     auto answer = instance.handle(ev);
-    BOOST_TEST(answer.result == BB_RESULT_RETRY);
+    BOOST_TEST(answer.result == BB_RESULT_REJECT);
     BOOST_TEST(contains(answer.error, "route inbox: routes[1].channel_subject: {data.mention}"),
                answer.error);
     BOOST_TEST(host.raw_publishes().size() == 2u);
@@ -345,7 +359,7 @@ BOOST_AUTO_TEST_CASE(a_failed_emit_or_empty_aggregate_id_fails_the_event) {
     TestEvent ev = make_event("ev-12", "UserCreated");
     ev.user_id = "";
     answer = bare.handle(ev);
-    BOOST_TEST(answer.result == BB_RESULT_RETRY);
+    BOOST_TEST(answer.result == BB_RESULT_REJECT);
     BOOST_TEST(contains(answer.error, "routes[0].emit.aggregate_id: rendered empty"), answer.error);
 }
 
