@@ -25,7 +25,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: bench-drain-watch --url U --stream S --consumer-prefix P --first-seq A --last-seq B\n"
-    "       --pid-file F --server-pid PID [--dlq-stream DLQ --dlq-count N]\n"
+    "       --pid-file F --ready-file R --server-pid PID [--dlq-stream DLQ --dlq-count N]\n"
     "       [--timeout-s 300] [--poll-ms 250]\n";
 
 using Clock = std::chrono::steady_clock;
@@ -110,6 +110,9 @@ int main(int argc, char** argv) {
     int64_t server_cpu0 = bench::process_cpu_us(server_pid);
     // --dlq-count counts entries added after the watch started.
     uint64_t dlq_count0 = dlq_count > 0 ? stream_count(c.js, dlq) : 0;
+    // The harness starts the consumer only once this file exists: a consumer that started
+    // before the baseline was read had its first DLQ entries counted in the baseline.
+    std::ofstream(args.text("ready-file")) << "ready\n";
     int pid = read_pid_file(args.text("pid-file"), deadline);
     uint64_t total = last - first + 1;
 

@@ -48,6 +48,16 @@ wait_port() {
     return 1
 }
 
+# Waits up to $2 seconds for the file $1 to exist.
+wait_file() {
+    local path=$1 limit=$2 i
+    for ((i = 0; i < limit * 20; i++)); do
+        [[ -e $path ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # Waits up to $2 seconds for an HTTP 200 from $1.
 wait_http_ok() {
     local url=$1 limit=$2 i

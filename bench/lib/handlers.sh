@@ -46,10 +46,13 @@ measure_consumer() {
     read -r first last subject <<<"${HOST_RANGE[$block]}"
     "$BENCH_BUILD/bench/bench-drain-watch" --url "$NATS_URL" --stream EVENTS \
         --consumer-prefix "$prefix" --first-seq "$first" --last-seq "$last" \
-        --pid-file "$pidfile" --server-pid "$NATS_PID" --dlq-stream DLQ --dlq-count "$dlq" \
-        --timeout-s "$HOST_TIMEOUT_S" >"$BENCH_TMP/$label.result" 2>"$BENCH_TMP/$label.watch" &
+        --pid-file "$pidfile" --ready-file "$BENCH_TMP/$label.ready" --server-pid "$NATS_PID" \
+        --dlq-stream DLQ --dlq-count "$dlq" --timeout-s "$HOST_TIMEOUT_S" \
+        >"$BENCH_TMP/$label.result" 2>"$BENCH_TMP/$label.watch" &
     watch_pid=$!
     BENCH_PIDS+=("$watch_pid")
+    wait_file "$BENCH_TMP/$label.ready" 30 ||
+        die "$label: no drain watch baselines within 30 s: $(cat "$BENCH_TMP/$label.watch")"
     start_process "$label" "$@"
     echo "$STARTED_PID" >"$pidfile"
     if wait "$watch_pid"; then
