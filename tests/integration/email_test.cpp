@@ -286,7 +286,10 @@ BOOST_AUTO_TEST_CASE(required_starttls_against_a_server_without_it_fails_clearly
     publish(user_created("tls-1", {{"email", "ada@example.com"}, {"name", "Ada"}}));
     BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s),
                        bridge().log_text());
-    const std::string& error = *dlq_messages().at(0).header("Bridge-Dlq-Error");
+    // A copy: the messages returned are a temporary, gone at the end of the statement.
+    const StoredMessage dead = dlq_messages().at(0);
+    BOOST_TEST_REQUIRE(dead.header("Bridge-Dlq-Error") != nullptr);
+    const std::string& error = *dead.header("Bridge-Dlq-Error");
     BOOST_TEST(error.find("does not offer STARTTLS") != std::string::npos, error);
     BOOST_TEST(sink->messages().empty());
 }
