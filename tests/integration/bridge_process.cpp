@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,8 @@ bool BridgeProcess::start(std::chrono::milliseconds ready_within) {
         bool user_dropped = uid_ == static_cast<uid_t>(-1) ||
                             (setgroups(0, nullptr) == 0 && setgid(gid_) == 0 && setuid(uid_) == 0);
         if (!user_dropped) _exit(126);
+        // After the uid change, which clears it: a test that dies leaves no daemon behind.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(binary.c_str(), argv.data());
         _exit(127);
     }

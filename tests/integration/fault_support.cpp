@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,7 @@ BridgeCommand::BridgeCommand(std::vector<std::string> args, std::filesystem::pat
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that dies leaves no daemon behind
         execv(binary.c_str(), argv.data());
         _exit(127);
     }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ PushReceiver::PushReceiver(const std::filesystem::path& dir, const std::string& 
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that dies leaves no receiver behind
         execlp("node", "node", script.c_str(), "--scenario", scenario.c_str(), "--out", out.c_str(),
                "--log", log.c_str(), static_cast<char*>(nullptr));
         _exit(127);

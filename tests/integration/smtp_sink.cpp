@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ SmtpSink::SmtpSink(std::filesystem::path dir, std::vector<std::string> args)
             ::dup2(fd, 1);
             ::dup2(fd, 2);
         }
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that dies leaves no sink behind
         std::vector<char*> c_argv;
         for (auto& a : argv) c_argv.push_back(a.data());
         c_argv.push_back(nullptr);
