@@ -10,6 +10,7 @@ namespace bb::handlers {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 }  // namespace
 
@@ -109,22 +110,49 @@ void BindingRunner::extend_waiting() {
     for (const auto& d : waiting) natsMsg_InProgress(d->msg.get(), nullptr);
 }
 
-// An aggregate waits for its retried event to come back. If it does not (another replica
-// took it, or it left the consumer), the held events would wait forever: past its retry
-// delay plus two ack waits, they go on without it.
+// An aggregate waits for its retried event to come back. Its held events may go on only
+// once that event has left the consumer (acknowledged or terminated, by another replica
+// maybe): an event still pending comes back, however late (a consumer leader lost with
+// its nak redelivers after an ack wait, once a new leader is elected), and running its
+// successors first would store them before it. Past its retry delay plus two ack waits,
+// the consumer's ack floor tells which it is; while unknown (no answer), it waits on.
 void BindingRunner::unblock_abandoned_aggregates() {
     auto now = Clock::now();
+    std::map<const std::string*, std::optional<uint64_t>> floors;  // by consumer
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [key, agg] : aggregates_) {
+            if (agg.active_waiting && now >= agg.give_up_at && agg.waiting_durable) {
+                floors.emplace(agg.waiting_durable, std::nullopt);
+            }
+        }
+    }
+    if (floors.empty()) return;
+    for (auto& [durable, floor] : floors) floor = ack_floor(*durable);
     std::vector<std::shared_ptr<Delivery>> next;
     {
         std::lock_guard lock(mutex_);
         for (auto it = aggregates_.begin(); it != aggregates_.end();) {
             Aggregate& agg = it->second;
-            if (!agg.active_waiting || now < agg.give_up_at) {
+            auto floor = floors.find(agg.waiting_durable);
+            if (!agg.active_waiting || now < agg.give_up_at || floor == floors.end()) {
+                ++it;
+                continue;
+            }
+            if (!floor->second || *floor->second < agg.active_seq) {
+                log::debug("aggregate waits for its retry",
+                           {{"binding", binding_.name},
+                            {"waited_for_seq", agg.active_seq},
+                            {"ack_floor", floor->second ? std::to_string(*floor->second)
+                                                        : std::string("unknown")},
+                            {"held", agg.held.size()}});
+                agg.give_up_at = now + ack_wait_;
                 ++it;
                 continue;
             }
             log::warn("aggregate unblocked", {{"binding", binding_.name},
                                               {"waited_for_seq", agg.active_seq},
+                                              {"ack_floor", *floor->second},
                                               {"held", agg.held.size()}});
             first_failed_at_.erase(agg.active_seq);
             if (auto d = next_of(agg)) {
@@ -136,6 +164,33 @@ void BindingRunner::unblock_abandoned_aggregates() {
         }
     }
     for (auto& d : next) run_now(std::move(d));
+}
+
+// The stream sequence below which every event has left the consumer `durable`, or nullopt
+// without an answer. Asked from the timer thread, so it waits at most a third of an ack
+// wait (the period of this check) or the request timeout, whichever is shorter.
+std::optional<uint64_t> BindingRunner::ack_floor(const std::string& durable) {
+    jsOptions opts;
+    jsOptions_Init(&opts);
+    opts.Wait = std::min(config_.nats.request_timeout, std::max(ack_wait_ / 3, 10ms)).count();
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s =
+        js_GetConsumerInfo(&raw, nats_.js(), stream().c_str(), durable.c_str(), &opts, &jerr);
+    JsConsumerInfo info(raw);
+    if (s != NATS_OK) {
+        log::debug("ack floor unknown", {{"binding", binding_.name},
+                                         {"consumer", durable},
+                                         {"error", nats_error(s, &jerr).what}});
+        return std::nullopt;
+    }
+    return info->AckFloor.Stream;
+}
+
+// Whether an aggregate waits for the retry of its event (caller holds mutex_).
+bool BindingRunner::any_aggregate_waiting_locked() const {
+    return std::any_of(aggregates_.begin(), aggregates_.end(),
+                       [](const auto& entry) { return entry.second.active_waiting; });
 }
 
 void BindingRunner::tick_loop() {

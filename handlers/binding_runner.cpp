@@ -131,12 +131,15 @@ void BindingRunner::fetch_loop(Consumer& c) {
         {
             std::unique_lock lock(mutex_);
             auto careful = [&] { return std::chrono::steady_clock::now() < careful_until; };
+            // Past the held limit, fetching goes on only for the retry an aggregate waits
+            // for: it comes back in a fetch, and nothing else lets the held events run.
+            auto held_room = [&] { return held_ < held_max || any_aggregate_waiting_locked(); };
             changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
-                return stopping_ || (fetch_room(careful()) > 0 && held_ < held_max && !isolating_ &&
+                return stopping_ || (fetch_room(careful()) > 0 && held_room() && !isolating_ &&
                                      isolated_seq_ == 0);
             });
             if (stopping_) return;
-            if (held_ >= held_max || isolating_ || isolated_seq_ != 0) continue;
+            if (!held_room() || isolating_ || isolated_seq_ != 0) continue;
             want = fetch_room(careful());
         }
         if (want <= 0) continue;
@@ -164,7 +167,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
         for (natsMsg*& raw : list) {
             NatsMsg msg(raw);
             raw = nullptr;  // the list no longer owns it
-            any_suspect = dispatch(std::move(msg)) || any_suspect;
+            any_suspect = dispatch(std::move(msg), c) || any_suspect;
         }
         {
             std::lock_guard lock(mutex_);
@@ -174,13 +177,15 @@ void BindingRunner::fetch_loop(Consumer& c) {
     }
 }
 
-bool BindingRunner::dispatch(NatsMsg msg) {
+bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
     auto d = std::make_shared<Delivery>();
+    d->durable = &c.durable;
     jsMsgMetaData* raw_meta = nullptr;
     if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
         JsMsgMetaData meta(raw_meta);
         d->stream_seq = meta->Sequence.Stream;
         d->delivered = meta->NumDelivered;
+        note_gap(c, meta->Sequence.Consumer, *d);
     }
     d->subject = natsMsg_GetSubject(msg.get());
     d->msg = std::move(msg);
@@ -233,6 +238,21 @@ bool BindingRunner::dispatch(NatsMsg msg) {
     ready_.push_back(std::move(d));
     if (suspect) spread_locked();
     return suspect;
+}
+
+// Deliveries this consumer made that never arrived here: taken by another process of the
+// group, or lost in transit when a connection dropped. JetStream redelivers lost ones only
+// after their ack wait, so later events (of their aggregate, too) arrive before them.
+void BindingRunner::note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d) {
+    if (c.last_consumer_seq != 0 && consumer_seq > c.last_consumer_seq + 1) {
+        const uint64_t missing = consumer_seq - c.last_consumer_seq - 1;
+        log::debug("deliveries did not arrive", {{"binding", binding_.name},
+                                                 {"consumer", c.durable},
+                                                 {"missing", missing},
+                                                 {"next_stream_seq", d.stream_seq},
+                                                 {"next_delivered", d.delivered}});
+    }
+    c.last_consumer_seq = std::max(c.last_consumer_seq, consumer_seq);
 }
 
 std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::string& error) {
@@ -454,6 +474,7 @@ void BindingRunner::release(const std::shared_ptr<Delivery>& d, bool final) {
                 agg.active_waiting = true;
                 agg.give_up_at = std::chrono::steady_clock::now() +
                                  std::chrono::milliseconds(d->retry_delay_ms) + 2 * ack_wait_;
+                agg.waiting_durable = d->durable;
             } else {
                 next = next_of(agg);
                 if (!next) aggregates_.erase(it);

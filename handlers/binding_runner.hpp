@@ -69,12 +69,14 @@ private:
         std::string durable;
         NatsSubscription sub;
         bool outstanding = false;  // deliveries awaited an answer when the binding started
+        uint64_t last_consumer_seq = 0;  // of the last fetched delivery, see note_gap
         std::thread fetcher;
     };
     struct Aggregate {
         uint64_t active_seq = 0;
         bool active_waiting = false;  // the active event was nak'd and awaits redelivery
         std::chrono::steady_clock::time_point give_up_at;  // when waiting, see release()
+        const std::string* waiting_durable = nullptr;      // the consumer it comes back from
         std::map<uint64_t, std::shared_ptr<Delivery>> held;
     };
     enum class Outcome { kDone, kRetry, kReject, kTimeout, kSkipped, kInvalid };
@@ -82,7 +84,8 @@ private:
     void bind_consumer(Consumer& c);
     void fetch_loop(Consumer& c);
     // Starts (or holds) one fetched message; true when it is a suspect of a crash.
-    bool dispatch(NatsMsg msg);
+    bool dispatch(NatsMsg msg, Consumer& c);
+    void note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d);
     int fetch_room(bool careful) const;
     void run_now(std::shared_ptr<Delivery> d);
     void spread_locked();
@@ -109,6 +112,8 @@ private:
     bb_status keep_alive(const bb_event& event, bb_error* err);
     void extend_waiting();
     void unblock_abandoned_aggregates();
+    std::optional<uint64_t> ack_floor(const std::string& durable);
+    bool any_aggregate_waiting_locked() const;
     std::shared_ptr<Delivery> next_of(Aggregate& agg);
     void count(Outcome outcome);
 

@@ -32,7 +32,8 @@ struct Delivery {
     // stuck call keeps its concurrency slot until it returns, so new work waits instead of
     // queueing behind a full pool while its ack wait runs out.
     bool holds_slot = false;
-    uint32_t retry_delay_ms = 0;  // the delay of the last nak, for per-aggregate waiting
+    uint32_t retry_delay_ms = 0;           // the delay of the last nak, for per-aggregate waiting
+    const std::string* durable = nullptr;  // the consumer that delivered it (the binding's)
 
     // Filled on the worker before the handler runs; bb_event points into these.
     Headers headers;

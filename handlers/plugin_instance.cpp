@@ -46,6 +46,13 @@ bool stream_covers(const Config& c, std::string_view subject) {
     return false;
 }
 
+std::string_view msg_id_of(const Headers& headers) {
+    for (const auto& [name, value] : headers) {
+        if (name == "Nats-Msg-Id") return value;
+    }
+    return "";
+}
+
 }  // namespace
 
 std::string follow_up_event_id(std::string_view source_id, std::string_view binding,
@@ -197,11 +204,22 @@ struct HostCalls {
             list.emplace_back(view(headers[i].name), view(headers[i].value));
         }
         if (stream_covers(p.config_, subject)) {
-            auto seq = p.nats_.js_publish(subject, list, body, "");
-            if (!seq) {
-                set_error(err, seq.error().what);
+            auto ack = p.nats_.js_publish_ack(subject, list, body, "");
+            if (!ack) {
+                log::debug("plugin publish failed", {{"binding", p.binding_.name},
+                                                     {"subject", subject},
+                                                     {"msg_id", msg_id_of(list)},
+                                                     {"error", ack.error().what}});
+                set_error(err, ack.error().what);
                 return BB_UNAVAILABLE;
             }
+            // Which copy a stream kept, and at which sequence, tells after a fault in which
+            // order events reached the stream.
+            log::debug("plugin publish stored", {{"binding", p.binding_.name},
+                                                 {"subject", subject},
+                                                 {"msg_id", msg_id_of(list)},
+                                                 {"seq", ack->seq},
+                                                 {"duplicate", ack->duplicate}});
         } else {
             auto sent = p.nats_.publish(subject, list, body);
             if (!sent) {

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <cstdlib>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -40,6 +42,7 @@ TempFolder::TempFolder(const std::string& prefix) {
 }
 
 TempFolder::~TempFolder() {
+    if (std::getenv("BB_ITEST_KEEP_TEMP")) return;  // for reading the daemons' logs after a run
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
 }
