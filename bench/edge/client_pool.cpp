@@ -33,6 +33,10 @@ struct Client {
     std::unique_ptr<z_stream> inflater;  // when permessage-deflate was agreed
     std::atomic<uint64_t> unique{0};
 
+    ~Client() {
+        if (inflater) inflateEnd(inflater.get());  // zlib's window is not freed otherwise
+    }
+
     // Back to unopened, for a new connection; the last seq seen stays (seqs only grow).
     void reset() {
         fd = -1;
