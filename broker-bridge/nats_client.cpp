@@ -83,6 +83,9 @@ struct NatsClientState {
     bool event_seen = false;  // guarded by mu: a callback already set `connected`
     std::mt19937_64 jitter_rng{std::random_device{}()};  // reconnect thread only
 
+    std::mutex listener_mu;                      // held while the listener runs
+    std::function<void()> reconnected_listener;  // guarded by listener_mu
+
     void set_connected(bool value) {
         std::lock_guard lock(mu);
         event_seen = true;
@@ -133,6 +136,8 @@ void on_reconnected(natsConnection* nc, void* closure) {
     guarded([&] {
         st->set_connected(true);
         log::info("nats reconnected", {{"name", st->name}, {"url", current_url(nc)}});
+        std::lock_guard lock(st->listener_mu);
+        if (st->reconnected_listener) st->reconnected_listener();
     });
 }
 
@@ -382,6 +387,12 @@ bool NatsClient::wait_connected(Millis timeout) const {
     state_->changed.wait_for(lock, timeout,
                              [this] { return state_->connected.load() || state_->closed; });
     return state_->connected.load();
+}
+
+void NatsClient::on_reconnected(std::function<void()> listener) const {
+    if (!state_) return;
+    std::lock_guard lock(state_->listener_mu);
+    state_->reconnected_listener = std::move(listener);
 }
 
 std::string NatsClient::connected_url() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,6 +68,9 @@ public:
     bool closed() const;
     // The server URL in use, empty while disconnected.
     std::string connected_url() const;
+    // Runs `listener` on nats.c's callback thread after each reconnect, replacing an earlier
+    // one; an empty function removes it, waiting for a call in progress to return.
+    void on_reconnected(std::function<void()> listener) const;
 
     // Lets subscriptions finish what they hold, flushes publishes, then closes. Fails when
     // the drain could not start (not connected) or ran past `timeout`; closed either way.

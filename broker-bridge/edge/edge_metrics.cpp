@@ -44,6 +44,9 @@ EdgeMetrics::EdgeMetrics(prometheus::Registry& r)
       recovery_misses_(single<prometheus::Counter>(
           r, "broker_bridge_edge_recovery_misses_total",
           "Positions that could not be recovered (client told to resync).")),
+      live_fills_(single<prometheus::Counter>(
+          r, "broker_bridge_edge_live_fills_total",
+          "Live gaps (lost republished copies) filled by reading stream RT.")),
       task_queue_(single<prometheus::Gauge>(r, "broker_bridge_edge_task_queue",
                                             "Recovery reads and publishes waiting for a worker.")),
       accept_errors_(single<prometheus::Counter>(

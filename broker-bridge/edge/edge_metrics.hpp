@@ -46,6 +46,7 @@ public:
     prometheus::Counter& dropped() { return dropped_; }
     prometheus::Counter& recovery_hits() { return recovery_hits_; }
     prometheus::Counter& recovery_misses() { return recovery_misses_; }
+    prometheus::Counter& live_fills() { return live_fills_; }
     prometheus::Gauge& task_queue() { return task_queue_; }
     prometheus::Counter& accept_errors() { return accept_errors_; }
     // `reason` must be one of kDisconnectReasons / kRefusalReasons (else: "error").
@@ -62,6 +63,7 @@ private:
     prometheus::Counter& dropped_;
     prometheus::Counter& recovery_hits_;
     prometheus::Counter& recovery_misses_;
+    prometheus::Counter& live_fills_;
     prometheus::Gauge& task_queue_;
     prometheus::Counter& accept_errors_;
     std::array<prometheus::Counter*, kDisconnectReasons.size()> disconnects_{};

@@ -56,7 +56,7 @@ struct EdgeParts {
           limits(c.edge->limits),
           pool(c.edge->workers, kMaxQueuedTasks, &edge_metrics.task_queue()),
           hub(nats.connection(), reader, edge_metrics, static_cast<size_t>(c.edge->threads),
-              std::move(deliver)),
+              c.edge->limits.max_recovery_messages, std::move(deliver)),
           context{*c.edge, rules, verifier, nats,   events_prefix(c),
                   reader,  hub,   pool,     limits, edge_metrics} {
         if (c.edge->presence) {
@@ -121,6 +121,9 @@ void Edge::start() {
     }
     port_ = port;
     for (auto& loop : loops_) loop->start();
+    // On nats.c's callback thread, which may wait on JetStream: copies republished while
+    // the edge was away have no successor to reveal the gap.
+    parts_->context.nats.on_reconnected([hub = &parts_->hub] { hub->fill_after_reconnect(); });
     start_presence();
     accepting_ = true;
     warn_about_dev_tokens(config_);
@@ -162,6 +165,7 @@ void Edge::shutdown() {
 }
 
 void Edge::stop_loops() {
+    parts_->context.nats.on_reconnected({});
     if (parts_->deactivations) parts_->deactivations.reset();
     for (auto& loop : loops_) loop->stop();
     // The closed sessions queued their disconnects: send them before the reporter stops.

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +24,14 @@
 // add() and remove() are called from event loops; messages arrive on nats.c's delivery
 // threads. `deliver` runs there and must only queue (EventLoop::post_live). Destroy the hub
 // before the NATS connection; it unsubscribes everything.
+//
+// A republished copy is core NATS: one lost between server and edge (a failover, a
+// reconnect) would be lost live. Each copy names the previous sequence stored on its subject
+// (Nats-Last-Sequence); when that is past the last one delivered, the hub reads the missing
+// messages from RT (direct gets, blocking) and delivers them first. A request made on a
+// delivery thread is answered: nats.c reads replies on a subscription of its own, outside
+// the shared pool. After a reconnect, fill_after_reconnect() does the same for every subject,
+// since a copy lost while disconnected may have no successor to reveal it.
 namespace bb::edge {
 
 // Call before the first NATS call of the process: nats.c then delivers the messages of all
@@ -33,8 +43,10 @@ class SubscriptionHub {
 public:
     using Deliver = std::function<void(size_t loop, const LivePtr& message)>;
 
+    // `max_fill` bounds the messages read back for one gap; past it the rest is skipped
+    // with a warning (clients then see a sequence jump and recover by themselves).
     SubscriptionHub(natsConnection* nc, StreamReader& reader, EdgeMetrics& metrics, size_t loops,
-                    Deliver deliver);
+                    int64_t max_fill, Deliver deliver);
     ~SubscriptionHub();
     SubscriptionHub(const SubscriptionHub&) = delete;
     SubscriptionHub& operator=(const SubscriptionHub&) = delete;
@@ -45,21 +57,42 @@ public:
 
     size_t subjects() const;
 
+    // Blocking: delivers what RT stored on each subject past the last message delivered.
+    // Call on a thread that may wait on NATS (not an event loop, not a delivery thread).
+    void fill_after_reconnect();
+
 private:
     struct Entry {
         NatsSubscription sub;
-        std::vector<int> counts;  // subscribers per loop
+        std::vector<int> counts;     // subscribers per loop
+        uint64_t last_seq = 0;       // of the last message delivered; 0 before the first
+        std::string epoch;           // of the last message delivered
+        std::string stream_subject;  // rt.<rest>, learnt from the first message
+        // Held while one message, and the gap before it, is delivered: keeps the order of a
+        // subject between the delivery thread and a reconnect fill.
+        std::shared_ptr<std::mutex> order = std::make_shared<std::mutex>();
+    };
+    struct Position {
         uint64_t last_seq = 0;
+        std::string epoch;
+        std::string stream_subject;
     };
 
     static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
     void dispatch(natsMsg* msg);
-    bool check_order(const std::string& subject, uint64_t seq);
+    void dispatch_in_order(natsMsg* msg, const std::string& subject);
+    std::shared_ptr<std::mutex> order_of(const std::string& subject) const;
+    std::optional<Position> position(const std::string& subject) const;
+    void record(const std::string& subject, const LiveMessage& m);
+    void fill(const std::string& subject, const std::string& stream_subject, uint64_t from,
+              uint64_t to);
+    void deliver_all(const std::string& subject, const LivePtr& m);
 
     natsConnection* nc_;
     StreamReader& reader_;
     EdgeMetrics& metrics_;
     size_t loops_;
+    int64_t max_fill_;
     Deliver deliver_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, Entry> entries_;
