@@ -94,3 +94,17 @@ ratio() {
     awk -v a="$1" -v b="$2" -v d="${3:-2}" \
         'BEGIN { if (b == "" || b + 0 == 0 || a == "") print "n/a"; else printf "%.*f", d, a / b }'
 }
+
+# The nats, streams and log sections every broker-bridge config of the harness starts with.
+bridge_config_head() {
+    cat <<YAML
+nats:
+  url: $NATS_URL
+streams:
+  events: { name: EVENTS, subjects: ["events.>"], storage: file, replicas: 1, max_age: 1h }
+  dlq: { name: DLQ, subjects: ["dlq.>"], storage: file, replicas: 1, max_age: 1h }
+  realtime: { name: RT, subjects: ["rt.>"], storage: file, replicas: 1, max_age: 10m }
+log:
+  level: warn
+YAML
+}

@@ -36,15 +36,9 @@ edge_raise_nofile() {
 }
 
 write_edge_config() {  # write_edge_config <name> <port> <permessage_deflate>
-    cat >"$BENCH_TMP/$1.yaml" <<YAML
-nats:
-  url: $NATS_URL
-streams:
-  events: { name: EVENTS, subjects: ["events.>"], storage: file, replicas: 1, max_age: 1h }
-  dlq: { name: DLQ, subjects: ["dlq.>"], storage: file, replicas: 1, max_age: 1h }
-  realtime: { name: RT, subjects: ["rt.>"], storage: file, replicas: 1, max_age: 10m }
-log:
-  level: warn
+    {
+        bridge_config_head
+        cat <<YAML
 edge:
   listen: 127.0.0.1:$2
   path: /ws
@@ -59,6 +53,7 @@ edge:
     - { pattern: "bench:{name}", subject: "rt.bench.{name}", subscribe: authenticated }
     - { pattern: "user:{user}", subject: "rt.user.{user}", subscribe: "{user} == sub" }
 YAML
+    } >"$BENCH_TMP/$1.yaml"
 }
 
 # Starts one edge server; sets EDGE_URL and EDGE_PID. $2: permessage_deflate (bb only).

@@ -7,15 +7,9 @@ declare -A HOST_RANGE
 # Writes a broker-bridge config with one binding ($2, YAML lines) to $BENCH_TMP/$1.yaml.
 write_bridge_config() {
     local name=$1 binding=$2
-    cat >"$BENCH_TMP/$name.yaml" <<YAML
-nats:
-  url: $NATS_URL
-streams:
-  events: { name: EVENTS, subjects: ["events.>"], storage: file, replicas: 1, max_age: 1h }
-  dlq: { name: DLQ, subjects: ["dlq.>"], storage: file, replicas: 1, max_age: 1h }
-  realtime: { name: RT, subjects: ["rt.>"], storage: file, replicas: 1, max_age: 10m }
-log:
-  level: warn
+    {
+        bridge_config_head
+        cat <<YAML
 plugins:
   path: [$BENCH_BUILD/bench/plugins, $BENCH_BUILD/plugins]
 handlers:
@@ -24,6 +18,7 @@ handlers:
 bindings:
 $binding
 YAML
+    } >"$BENCH_TMP/$name.yaml"
 }
 
 publish_block() {

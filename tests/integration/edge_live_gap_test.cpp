@@ -19,16 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<int> read_values(WsClient& c, size_t count) {
-    std::vector<int> out;
-    while (out.size() < count) {
-        auto m = c.next_op("message", 5s);
-        if (!m) break;
-        out.push_back((*m)["data"]["n"].get<int>());
-    }
-    return out;
-}
-
 double metric_of(const bb::Metrics& metrics, const std::string& name) {
     std::istringstream text(metrics.serialize());
     std::string line;

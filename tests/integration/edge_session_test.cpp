@@ -27,16 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<int> read_values(WsClient& c, size_t count) {
-    std::vector<int> out;
-    while (out.size() < count) {
-        auto m = c.next_op("message", 5s);
-        if (!m) break;
-        out.push_back((*m)["data"]["n"].get<int>());
-    }
-    return out;
-}
-
 json since(uint64_t seq, const std::string& epoch) {
     return {{"since", {{"seq", seq}, {"epoch", epoch}}}};
 }

@@ -203,4 +203,14 @@ nlohmann::json WsClient::subscribe(const std::string& channel, int id,
     return r ? *r : nlohmann::json();
 }
 
+std::vector<int> read_values(WsClient& c, size_t count) {
+    std::vector<int> out;
+    while (out.size() < count) {
+        auto m = c.next_op("message", std::chrono::seconds(5));
+        if (!m) break;
+        out.push_back((*m)["data"]["n"].get<int>());
+    }
+    return out;
+}
+
 }  // namespace bb::itest

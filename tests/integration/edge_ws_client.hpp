@@ -61,4 +61,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The `data.n` of the next `count` messages, fewer when one does not arrive within 5 s.
+std::vector<int> read_values(WsClient& c, size_t count);
+
 }  // namespace bb::itest
