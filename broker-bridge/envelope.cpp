@@ -1416,6 +1416,14 @@ Result<std::string> base64_decode(std::string_view text) {
             if (v < 0) return make_error(fmt::format("is not base64 at byte {}", i + k));
             n = (n << 6) | static_cast<std::uint32_t>(v);
         }
+        // The bits after the last byte must be zero (RFC 4648 3.5): otherwise two texts
+        // would decode to the same bytes, and the text would not survive a round trip.
+        std::uint32_t unused = pad == 2 ? 0xffffu : pad == 1 ? 0xffu : 0u;
+        if ((n & unused) != 0) {
+            return make_error(fmt::format("is not canonical base64 (non-zero bits before the "
+                                          "padding at byte {})",
+                                          i + 3 - static_cast<std::size_t>(pad)));
+        }
         out += static_cast<char>((n >> 16) & 0xff);
         if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
         if (pad < 1) out += static_cast<char>(n & 0xff);
