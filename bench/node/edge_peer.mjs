@@ -25,9 +25,10 @@
 // Channel <name> maps to the NATS subject `bench.<name>`; a name is letters, digits, '_' or
 // '-' in dot-separated tokens (anything else, wildcards included, is a BAD_REQUEST).
 // ONE core NATS subscription per distinct channel, shared by all of its subscribers
-// through an in-process EventEmitter (channel_hub.mjs): this is how such services are usually written, since a NATS
-// subscription per WebSocket client would make nats-server copy every message once per
-// client over the one connection, and parse the JSON once per client.
+// through an in-process EventEmitter (channel_hub.mjs): this is how such services are
+// usually written, since a NATS subscription per WebSocket client would make nats-server
+// copy every message once per client over the one connection, and parse the JSON once per
+// client.
 import { parseArgs } from "node:util";
 import { initTRPC } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
