@@ -836,17 +836,24 @@ Result<void> validate_event_as(const Event& e, const Labels& labels) {
 // ---------------------------------------------------------------------------------------
 // decode: binary mode
 
-Result<void> read_binary_header(const std::string& name, const std::string& value, Event& e,
-                                std::string& spec, std::string& content) {
-    if (iequals(name, kTraceparentHeader)) {
-        e.traceparent = value;  // W3C trace context: not a CloudEvents attribute, not encoded
-        return {};
-    }
-    std::string* target = nullptr;
-    if (iequals(name, kSpecVersionHeader)) target = &spec;
-    if (iequals(name, kContentTypeHeader)) target = &content;
+// The string an attribute header fills (every envelope header but Nats-Msg-Id); null for
+// any other header.
+std::string* binary_header_target(std::string_view name, Event& e, std::string& spec,
+                                  std::string& content) {
+    if (iequals(name, kTraceparentHeader)) return &e.traceparent;
+    if (iequals(name, kSpecVersionHeader)) return &spec;
+    if (iequals(name, kContentTypeHeader)) return &content;
     for (const auto& a : kAttributes) {
-        if (iequals(name, a.header)) target = &(e.*a.field);
+        if (iequals(name, a.header)) return &(e.*a.field);
+    }
+    return nullptr;
+}
+
+Result<void> read_binary_header(const std::string& name, const std::string& value,
+                                std::string* target, const Event& e) {
+    if (target == &e.traceparent) {
+        *target = value;  // W3C trace context: not a CloudEvents attribute, not encoded
+        return {};
     }
     auto decoded = decode_header_value(value);
     if (!decoded) return field_error("header " + lower(name), decoded.error().what, value);
@@ -854,24 +861,25 @@ Result<void> read_binary_header(const std::string& name, const std::string& valu
     return {};
 }
 
-bool is_attribute_header(std::string_view name) {
-    return is_envelope_header(name) && !iequals(name, kMsgIdHeader);
-}
-
 Result<Event> decode_binary(const HeaderList& headers, std::string_view body) {
     Event e;
     std::string spec, content;
-    std::set<std::string> seen;
+    // The attributes read so far, by the string each fills (a handful: no set to allocate).
+    std::array<const std::string*, std::size(kAttributes) + 3> seen{};
+    std::size_t seen_count = 0;
     for (const auto& [name, value] : headers) {
         if (iequals(name, kMsgIdHeader)) continue;  // encode derives it from the id again
-        if (!is_attribute_header(name)) {
+        std::string* target = binary_header_target(name, e, spec, content);
+        if (target == nullptr) {
             e.extra_headers.emplace_back(name, value);
             continue;
         }
-        if (!seen.insert(lower(name)).second) {
+        auto seen_end = seen.begin() + static_cast<std::ptrdiff_t>(seen_count);
+        if (std::find(seen.begin(), seen_end, target) != seen_end) {
             return make_error(fmt::format("header {} appears more than once", lower(name)));
         }
-        if (auto ok = read_binary_header(name, value, e, spec, content); !ok) return ok.error();
+        seen[seen_count++] = target;
+        if (auto ok = read_binary_header(name, value, target, e); !ok) return ok.error();
     }
     if (spec.empty()) return make_error("header ce-specversion is missing");
     if (spec != kSpecVersion) return field_error("header ce-specversion", "is not 1.0", spec);
@@ -1420,9 +1428,10 @@ Result<std::string> base64_decode(std::string_view text) {
         // would decode to the same bytes, and the text would not survive a round trip.
         std::uint32_t unused = pad == 2 ? 0xffffu : pad == 1 ? 0xffu : 0u;
         if ((n & unused) != 0) {
-            return make_error(fmt::format("is not canonical base64 (non-zero bits before the "
-                                          "padding at byte {})",
-                                          i + 3 - static_cast<std::size_t>(pad)));
+            return make_error(
+                fmt::format("is not canonical base64 (non-zero bits before the "
+                            "padding at byte {})",
+                            i + 3 - static_cast<std::size_t>(pad)));
         }
         out += static_cast<char>((n >> 16) & 0xff);
         if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "broker-bridge/received_headers.hpp"
+
 namespace bb {
 namespace {
 
@@ -54,6 +56,7 @@ Error nats_error(natsStatus status, const jsErrCode* jerr) {
 }
 
 Result<Headers> read_headers(natsMsg* msg) {
+    if (auto received = read_received_headers(msg)) return std::move(*received);
     const char** raw_keys = nullptr;
     int key_count = 0;
     natsStatus s = natsMsgHeader_Keys(msg, &raw_keys, &key_count);

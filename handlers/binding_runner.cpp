@@ -68,6 +68,8 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const
     if (!binding_.filter.empty()) {
         filter_ = expr::Expression::parse(
             binding_.filter, binding_.where + ": bindings " + binding_.name + " filter");
+        const auto& roots = filter_->roots();
+        filter_reads_data_ = std::find(roots.begin(), roots.end(), "data") != roots.end();
     }
     plugin_.set_in_progress(
         [this](const bb_event& event, bb_error* err) { return keep_alive(event, err); });
@@ -273,18 +275,16 @@ std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::s
         return Outcome::kInvalid;
     }
     d.event = std::move(*event);
-    auto json = data_as_json(d.event);
-    if (!json) {
-        error = json.error().what;
-        return Outcome::kInvalid;
-    }
-    d.data_json = std::move(*json);
-    if (filter_) {
-        const auto& roots = filter_->roots();
-        bool with_data = std::find(roots.begin(), roots.end(), "data") != roots.end();
-        if (!filter_->matches(filter_document(d.event, d.data_json, with_data))) {
-            return Outcome::kSkipped;
+    // A plugin that asks for the JSON text on demand gets it converted only then (most of
+    // the cost of an event that the plugin does not read as JSON).
+    if (!plugin_.json_on_demand() || filter_reads_data_) {
+        if (ensure_data_json(d) == nullptr) {
+            error = d.json_error;
+            return Outcome::kInvalid;
         }
+    }
+    if (filter_ && !filter_->matches(filter_document(d.event, d.data_json, filter_reads_data_))) {
+        return Outcome::kSkipped;
     }
     build_c_event(d, static_cast<uint32_t>(binding_.attempts));
     return std::nullopt;
@@ -311,6 +311,7 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
     bb_error err{};
     bb_result result = BB_RESULT_RETRY;
     try {
+        HandlingScope scope(*d);
         result = plugin_.handle(d->c_event, &delay_ms, &err);
     } catch (...) {
         std::snprintf(err.message, sizeof err.message, "the plugin threw through its C entry");
@@ -350,6 +351,12 @@ void BindingRunner::process(const std::shared_ptr<Delivery>& d) {
         return;
     }
     handler_duration_->Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    if (!d->json_error.empty()) {
+        // The plugin asked for the data as JSON and it cannot be JSON: invalid, as it would
+        // have been before the call for a plugin that takes data_json with every event.
+        answer(d, Outcome::kInvalid, 0, d->json_error);
+        return;
+    }
     Outcome o = result == BB_RESULT_DONE     ? Outcome::kDone
                 : result == BB_RESULT_REJECT ? Outcome::kReject
                                              : Outcome::kRetry;

@@ -68,7 +68,7 @@ private:
         std::string subject;
         std::string durable;
         NatsSubscription sub;
-        bool outstanding = false;  // deliveries awaited an answer when the binding started
+        bool outstanding = false;        // deliveries awaited an answer when the binding started
         uint64_t last_consumer_seq = 0;  // of the last fetched delivery, see note_gap
         std::thread fetcher;
     };
@@ -124,6 +124,7 @@ private:
     Metrics& metrics_;
     WorkerPool& pool_;
     std::optional<expr::Expression> filter_;
+    bool filter_reads_data_ = false;  // the filter reads `data`: JSON before every call
     std::chrono::milliseconds ack_wait_;
     std::array<std::atomic<prometheus::Counter*>, 6> attempt_counters_{};  // by Outcome
     prometheus::Histogram* handler_duration_;

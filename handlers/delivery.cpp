@@ -30,12 +30,39 @@ void build_c_event(Delivery& d, uint32_t max_attempts) {
     c.data_content_type = str(e.format == DataFormat::kJson ? kJson : kMsgpack);
     c.nats_subject = str(d.subject);
     c.data = str(e.data);
-    c.data_json = str(d.data_json);
+    if (d.json_converted) c.data_json = str(d.data_json);
     c.headers = d.c_headers.data();
     c.header_count = d.c_headers.size();
     c.stream_seq = d.stream_seq;
     c.attempt = static_cast<uint32_t>(d.delivered);
     c.max_attempts = max_attempts;
+}
+
+const std::string* ensure_data_json(Delivery& d) {
+    if (!d.json_converted) {
+        auto json = data_as_json(d.event);
+        if (json) {
+            d.data_json = std::move(*json);
+        } else {
+            d.json_error = json.error().what;
+        }
+        d.json_converted = true;
+        if (json) d.c_event.data_json = str(d.data_json);
+    }
+    return d.json_error.empty() ? &d.data_json : nullptr;
+}
+
+namespace {
+thread_local Delivery* handled_here = nullptr;
+}  // namespace
+
+HandlingScope::HandlingScope(Delivery& d) noexcept : outer_(handled_here) { handled_here = &d; }
+
+HandlingScope::~HandlingScope() { handled_here = outer_; }
+
+Delivery* delivery_handled_here(const bb_event* event) noexcept {
+    if (handled_here == nullptr || event != &handled_here->c_event) return nullptr;
+    return handled_here;
 }
 
 }  // namespace bb::handlers

@@ -38,12 +38,37 @@ struct Delivery {
     // Filled on the worker before the handler runs; bb_event points into these.
     Headers headers;
     Event event;
+    // The data as JSON text: converted before the call, or on the plugin's first
+    // event_data_json call for a plugin that asks on demand (see ensure_data_json).
     std::string data_json;
+    bool json_converted = false;
+    std::string json_error;  // why the data cannot be JSON: the event is invalid
     std::vector<bb_header> c_headers;
     bb_event c_event{};
 };
 
 // Fills d.c_event (and the strings it points into) from the decoded event and the message.
+// data_json is left empty (data NULL) unless it was converted already.
 void build_c_event(Delivery& d, uint32_t max_attempts);
+
+// Converts the event's data to JSON text once: d.data_json, or null with d.json_error set.
+const std::string* ensure_data_json(Delivery& d);
+
+// Marks `d` as the delivery whose handle() call runs on this thread, for the scope's life:
+// bb_host.event_data_json is called from inside handle(), on its thread, and finds the
+// delivery behind the event pointer here without a lock or a search.
+class HandlingScope {
+public:
+    explicit HandlingScope(Delivery& d) noexcept;
+    ~HandlingScope();
+    HandlingScope(const HandlingScope&) = delete;
+    HandlingScope& operator=(const HandlingScope&) = delete;
+
+private:
+    Delivery* outer_;
+};
+
+// The delivery whose bb_event is `event` and whose call runs on this thread; null if none.
+Delivery* delivery_handled_here(const bb_event* event) noexcept;
 
 }  // namespace bb::handlers

@@ -11,6 +11,7 @@
 #include "broker-bridge/log.hpp"
 #include "broker-bridge/subject.hpp"
 #include "broker-bridge/time_text.hpp"
+#include "handlers/delivery.hpp"
 
 namespace bb::handlers {
 namespace {
@@ -399,6 +400,27 @@ struct HostCalls {
         }
         return BB_ERROR;
     }
+
+    static bb_status event_data_json(void*, const bb_event* event, bb_str* out,
+                                     bb_error* err) noexcept {
+        try {
+            Delivery* d = delivery_handled_here(event);
+            if (d == nullptr || out == nullptr) {
+                set_error(err, "event_data_json: the event is not being handled on this thread");
+                return BB_INVALID;
+            }
+            const std::string* text = ensure_data_json(*d);
+            if (text == nullptr) {
+                set_error(err, d->json_error);
+                return BB_INVALID;
+            }
+            *out = bb_str{text->data(), text->size()};
+            return BB_OK;
+        } catch (const std::exception& e) {
+            set_error(err, e.what());
+        }
+        return BB_ERROR;
+    }
 };
 
 PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding,
@@ -429,6 +451,7 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, const BindingConfig& 
     host_.binding_name = binding_.name.c_str();
     host_.in_progress = &HostCalls::in_progress;
     host_.publish_seq = &HostCalls::publish_seq;
+    host_.event_data_json = &HostCalls::event_data_json;
 
     bb_error err{};
     const std::string& yaml = binding_.plugin_config_yaml;

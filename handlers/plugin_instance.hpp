@@ -27,9 +27,8 @@ using Buckets = std::map<std::string, KvStore, std::less<>>;
 class PluginInstance {
 public:
     // Calls the plugin's create(); throws StartupError naming the binding when it fails.
-    PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding,
-                   const Config& config, const NatsClient& nats, Metrics& metrics,
-                   Buckets& buckets);
+    PluginInstance(const LoadedPlugin& plugin, const BindingConfig& binding, const Config& config,
+                   const NatsClient& nats, Metrics& metrics, Buckets& buckets);
     ~PluginInstance();
     PluginInstance(const PluginInstance&) = delete;
     PluginInstance& operator=(const PluginInstance&) = delete;
@@ -38,6 +37,7 @@ public:
         return plugin_.descriptor().handle(self_, &event, retry_delay_ms, err);
     }
     bool has_tick() const { return plugin_.descriptor().tick != nullptr; }
+    bool json_on_demand() const { return plugin_.json_on_demand(); }
     void tick() { plugin_.descriptor().tick(self_); }
     // What the plugin asked for with set_tick; 0 = no ticks.
     uint32_t tick_interval_ms() const { return tick_interval_ms_.load(); }

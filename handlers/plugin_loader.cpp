@@ -97,6 +97,14 @@ bool LoadedPlugin::has_config_check() const {
     return descriptor_->struct_size >= kWithCheck && descriptor_->check_config != nullptr;
 }
 
+// flags came after check_config; a plugin built before it reads data_json from the event.
+bool LoadedPlugin::json_on_demand() const {
+    constexpr size_t kWithFlags =
+        offsetof(bb_plugin_descriptor, flags) + sizeof(bb_plugin_descriptor::flags);
+    return descriptor_->struct_size >= kWithFlags &&
+           (descriptor_->flags & BB_PLUGIN_JSON_ON_DEMAND) != 0;
+}
+
 std::optional<std::string> LoadedPlugin::check_config(const std::string& config_yaml) const {
     if (!has_config_check()) return std::nullopt;
     bb_error err{};

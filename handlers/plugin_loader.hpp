@@ -30,6 +30,8 @@ public:
     // The plugin's check of a binding's `config:` text: its error message, nullopt when the
     // config is accepted or the plugin offers no check (has_config_check()).
     bool has_config_check() const;
+    // BB_PLUGIN_JSON_ON_DEMAND: the plugin asks for data_json through the host table.
+    bool json_on_demand() const;
     std::optional<std::string> check_config(const std::string& config_yaml) const;
 
 private:

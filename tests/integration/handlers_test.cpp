@@ -163,6 +163,32 @@ BOOST_AUTO_TEST_CASE(a_message_that_is_not_an_envelope_is_dead_lettered_as_inval
     BOOST_TEST(handled().empty());
 }
 
+// Plugins built on plugin.hpp ask for data_json on demand. MessagePack data that JSON
+// cannot hold (a bin value) is handled by a plugin that never reads it as JSON; for one that
+// does, the read throws, nothing after it runs, and the event is dead-lettered as invalid.
+BOOST_AUTO_TEST_CASE(data_that_cannot_be_json_is_invalid_only_where_a_plugin_reads_it_as_json) {
+    start_bridge(scripted_binding(handled_log().string(),
+                                  "      emit_types: { NeedsJson: Followed }\n"));
+    const std::string map_with_bin("\x81\xa1k\xc4\x01\x00", 6);  // {"k": bin [0x00]}
+    auto plain = make_event("Plain", "bin-1");
+    auto needs_json = make_event("NeedsJson", "bin-2");
+    for (bb::Event* e : {&plain, &needs_json}) {
+        e->format = bb::DataFormat::kMsgpack;
+        e->data = map_with_bin;
+        publish(*e);
+    }
+
+    BOOST_TEST_REQUIRE(wait_until([&] { return stream_messages("DLQ") == 1; }, 20s));
+    auto d = dlq_messages().at(0);
+    BOOST_TEST(*d.header("ce-id") == "bin-2");
+    BOOST_TEST(*d.header("Bridge-Dlq-Reason") == "invalid");
+    BOOST_TEST(d.header("Bridge-Dlq-Error")->find("bin value") != std::string::npos);
+    BOOST_TEST_REQUIRE(wait_until([&] { return handled("bin-1").size() == 1u; }, 10s));
+    BOOST_TEST(handled("bin-1").at(0).outcome == "done");
+    BOOST_TEST(handled("bin-2").empty());      // the throw ended the call before its log line
+    BOOST_TEST(stream_messages("EVENTS") == 2);  // no follow-up was published
+}
+
 BOOST_AUTO_TEST_CASE(a_filter_skips_non_matching_events_and_acknowledges_them) {
     start_bridge(
         scripted_binding(handled_log().string(), "", "    filter: 'type == \"Wanted\"'\n"));

@@ -92,7 +92,9 @@ typedef struct bb_event {
     bb_str data_content_type; /* application/msgpack or application/json */
     bb_str nats_subject;      /* the subject the message was stored under */
     bb_str data;              /* the body exactly as published */
-    bb_str data_json;         /* the data as JSON text, whatever its content type */
+    bb_str data_json;         /* the data as JSON text, whatever its content type; empty
+                                 (data NULL) for a plugin that asks for it on demand (see
+                                 BB_PLUGIN_JSON_ON_DEMAND and bb_host.event_data_json) */
     const bb_header* headers; /* every NATS header of the message, as received */
     size_t header_count;
     uint64_t stream_seq; /* sequence in the source stream */
@@ -206,7 +208,27 @@ typedef struct bb_host {
     bb_status (*publish_seq)(void* ctx, const char* subject, const bb_header* headers,
                              size_t header_count, const char* data, size_t len,
                              uint64_t* stream_seq, bb_error* err);
+
+    /*
+     * Added after ABI version 1 (check struct_size before use). The data of `event` (the one
+     * handle() is working on, called from inside that handle(), on its thread) as JSON text,
+     * converted on the first call: what bb_event.data_json holds for a plugin that does not
+     * set BB_PLUGIN_JSON_ON_DEMAND. `out` borrows host memory until handle() returns.
+     * BB_INVALID when the data cannot be JSON (a bin or ext value, a non-string map key,
+     * invalid UTF-8, a repeated key, a NaN) or `event` is not being handled on this thread;
+     * after a BB_INVALID for the data the host dead-letters the event as invalid, whatever
+     * handle() answers, as it would have before the call for a plugin without the flag.
+     */
+    bb_status (*event_data_json)(void* ctx, const bb_event* event, bb_str* out, bb_error* err);
 } bb_host;
+
+/*
+ * Descriptor flags. BB_PLUGIN_JSON_ON_DEMAND: the plugin reads the data as JSON only
+ * through bb_host.event_data_json, so the host converts it only for the events the plugin
+ * asks about and leaves bb_event.data_json empty. (Converting every event's MessagePack to
+ * JSON text is the largest cost of a plugin that never reads it.)
+ */
+#define BB_PLUGIN_JSON_ON_DEMAND 1u
 
 /* Returned by bb_plugin_describe(); static storage owned by the plugin. */
 typedef struct bb_plugin_descriptor {
@@ -242,6 +264,9 @@ typedef struct bb_plugin_descriptor {
      * Returns BB_OK, or BB_INVALID with the reason (naming the key) in `err`. Any thread.
      */
     bb_status (*check_config)(const char* config_yaml, size_t config_len, bb_error* err);
+
+    /* Added after ABI version 1 (a shorter struct means 0): BB_PLUGIN_* flags. */
+    uint32_t flags;
 } bb_plugin_descriptor;
 
 typedef const bb_plugin_descriptor* (*bb_plugin_describe_fn)(void);

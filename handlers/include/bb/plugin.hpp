@@ -31,6 +31,7 @@
 #include <initializer_list>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -79,11 +80,20 @@ inline bool equals_ignore_case(std::string_view a, std::string_view b) noexcept 
     return true;
 }
 
+// Thrown by EventView::data_json() for data that JSON cannot hold.
+class DataNotJson : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // A read-only view of the event handed to handle(). Every string_view borrows from the host
 // and is valid only until handle() returns: copy what you keep.
 class EventView {
 public:
     explicit EventView(const bb_event& event) noexcept : event_(&event) {}
+    // With the host table: data_json() asks the host for the text on demand (BB_PLUGIN sets
+    // BB_PLUGIN_JSON_ON_DEMAND, so the host converts only for plugins that read it).
+    EventView(const bb_event& event, const bb_host* host) noexcept : event_(&event), host_(host) {}
 
     std::string_view id() const noexcept { return to_string_view(event_->id); }
     std::string_view type() const noexcept { return to_string_view(event_->type); }
@@ -106,7 +116,20 @@ public:
     }
     std::string_view nats_subject() const noexcept { return to_string_view(event_->nats_subject); }
     std::string_view data() const noexcept { return to_string_view(event_->data); }
-    std::string_view data_json() const noexcept { return to_string_view(event_->data_json); }
+    // The data as JSON text, converted on first use. Throws DataNotJson when the data cannot
+    // be JSON (a bin or ext value, a non-string key...), so nothing after the call acts on
+    // it; the host then dead-letters the event as invalid, whatever handle() answers.
+    std::string_view data_json() const {
+        if (event_->data_json.data != nullptr || !host_offers_json()) {
+            return to_string_view(event_->data_json);
+        }
+        bb_str out{};
+        bb_error err{};
+        if (host_->event_data_json(host_->ctx, event_, &out, &err) != BB_OK) {
+            throw DataNotJson(err.message);
+        }
+        return to_string_view(out);
+    }
 
     uint64_t stream_seq() const noexcept { return event_->stream_seq; }
     uint32_t attempt() const noexcept { return event_->attempt; }
@@ -130,7 +153,15 @@ public:
     const bb_event& raw() const noexcept { return *event_; }
 
 private:
+    bool host_offers_json() const noexcept {
+        constexpr size_t kNeeded =
+            offsetof(bb_host, event_data_json) + sizeof(bb_host::event_data_json);
+        return host_ != nullptr && host_->struct_size >= kNeeded &&
+               host_->event_data_json != nullptr;
+    }
+
     const bb_event* event_;
+    const bb_host* host_ = nullptr;
 };
 
 // What handle() answers. The reason of retry and reject reaches the host's log, metrics
@@ -580,7 +611,8 @@ bb_result handle_entry(void* self, const bb_event* event, uint32_t* retry_delay_
             return BB_RESULT_RETRY;
         }
         auto* instance = static_cast<Instance<P>*>(self);
-        return to_c(instance->plugin.handle(EventView{*event}), retry_delay_ms, err);
+        EventView view(*event, &instance->host.table());
+        return to_c(instance->plugin.handle(view), retry_delay_ms, err);
     } catch (const std::exception& e) {
         bb_error_set(err, e.what());
     } catch (...) {
@@ -645,6 +677,7 @@ constexpr bb_plugin_descriptor make_descriptor(const char* name, const char* ver
         d.tick = nullptr;
     }
     d.destroy = &destroy_entry<P>;
+    d.flags = BB_PLUGIN_JSON_ON_DEMAND;  // EventView::data_json() asks the host
     if constexpr (HasConfigCheck<P>) {
         d.check_config = &check_config_entry<P>;
     } else {
