@@ -855,15 +855,27 @@ Result<void> read_binary_header(const std::string& name, const std::string& valu
         *target = value;  // W3C trace context: not a CloudEvents attribute, not encoded
         return {};
     }
-    auto decoded = decode_header_value(value);
-    if (!decoded) return field_error("header " + lower(name), decoded.error().what, value);
-    *target = std::move(decoded.value());
+    if (auto ok = decode_header_value_into(value, *target); !ok) {
+        return field_error("header " + lower(name), ok.error().what, value);
+    }
     return {};
 }
 
-Result<Event> decode_binary(const HeaderList& headers, std::string_view body) {
-    Event e;
-    std::string spec, content;
+// Empties every field of `e` and keeps the strings' storage for the next event.
+void clear_keeping_storage(Event& e) {
+    for (const auto& a : kAttributes) (e.*a.field).clear();
+    e.format = DataFormat::kMsgpack;
+    e.data.clear();
+    e.traceparent.clear();
+    e.extra_headers.clear();
+}
+
+Result<void> decode_binary(const HeaderList& headers, std::string_view body, Event& e) {
+    clear_keeping_storage(e);
+    // Scratch strings of this thread: decoding reuses their storage from event to event.
+    thread_local std::string spec, content;
+    spec.clear();
+    content.clear();
     // The attributes read so far, by the string each fills (a handful: no set to allocate).
     std::array<const std::string*, std::size(kAttributes) + 3> seen{};
     std::size_t seen_count = 0;
@@ -888,9 +900,8 @@ Result<Event> decode_binary(const HeaderList& headers, std::string_view body) {
         if (!format) return make_error("header ce-datacontenttype: " + format.error().what);
         e.format = *format;
     }
-    e.data = std::string(body);
-    if (auto ok = validate_event_as(e, kHeaderLabels); !ok) return ok.error();
-    return e;
+    e.data.assign(body);
+    return validate_event_as(e, kHeaderLabels);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1136,36 +1147,47 @@ std::string percent_encode(std::string_view value) {
     return out;
 }
 
-Result<std::string> percent_decode(std::string_view value) {
-    std::string out;
-    out.reserve(value.size());
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i] != '%') {
-            out += value[i];
-            continue;
-        }
+Result<void> percent_decode_into(std::string_view value, std::string& out) {
+    out.clear();
+    std::size_t run = 0;  // the start of the bytes not yet copied
+    for (std::size_t i = value.find('%'); i != std::string_view::npos; i = value.find('%', i)) {
         int hi = i + 2 < value.size() ? hex_value(value[i + 1]) : -1;
         int lo = hi >= 0 ? hex_value(value[i + 2]) : -1;
         if (lo < 0) return make_error(fmt::format("has a malformed percent escape at byte {}", i));
+        out.append(value, run, i - run);
         out += static_cast<char>(hi * 16 + lo);
-        i += 2;
+        i += 3;
+        run = i;
     }
+    out.append(value, run, value.size() - run);
     if (auto at = utf8::error_at(out); at != kNoProblem) {
         return make_error(fmt::format("decodes to invalid UTF-8 at byte {}", at));
     }
+    return {};
+}
+
+Result<std::string> percent_decode(std::string_view value) {
+    std::string out;
+    if (auto ok = percent_decode_into(value, out); !ok) return ok.error();
     return out;
 }
 
-Result<std::string> decode_header_value(std::string_view value) {
+Result<void> decode_header_value_into(std::string_view value, std::string& out) {
     if (!value.empty() && value.front() == '"') {
         auto inner = unquote(value);
-        if (!inner) return inner;
-        return percent_decode(*inner);
+        if (!inner) return inner.error();
+        return percent_decode_into(*inner, out);
     }
     if (auto at = value.find('"'); at != std::string_view::npos) {
         return make_error(fmt::format("has an unescaped '\"' at byte {}", at));
     }
-    return percent_decode(value);
+    return percent_decode_into(value, out);
+}
+
+Result<std::string> decode_header_value(std::string_view value) {
+    std::string out;
+    if (auto ok = decode_header_value_into(value, out); !ok) return ok.error();
+    return out;
 }
 
 bool is_valid_rfc3339(std::string_view time) {
@@ -1248,12 +1270,21 @@ Result<WireMessage> encode(const Event& e, std::string_view prefix) {
     return m;
 }
 
-Result<Event> decode(const HeaderList& headers, std::string_view body) {
+Result<void> decode_into(const HeaderList& headers, std::string_view body, Event& out) {
     const std::string* ct = find_header(headers, "Content-Type");
     if (ct != nullptr && is_structured_content_type(*ct)) {
-        return decode_structured(headers, body, *ct);
+        auto e = decode_structured(headers, body, *ct);
+        if (!e) return e.error();
+        out = std::move(*e);
+        return {};
     }
-    return decode_binary(headers, body);
+    return decode_binary(headers, body, out);
+}
+
+Result<Event> decode(const HeaderList& headers, std::string_view body) {
+    Event e;
+    if (auto ok = decode_into(headers, body, e); !ok) return ok.error();
+    return e;
 }
 
 Result<void> check_msgpack(std::string_view bytes) {

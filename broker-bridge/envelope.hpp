@@ -82,6 +82,8 @@ Result<std::string> percent_decode(std::string_view value);
 // What a receiver does with a ce- header value: undo an RFC 7230 quoted string (values from
 // older senders), then one round of percent_decode.
 Result<std::string> decode_header_value(std::string_view value);
+// The same into `out`, whose storage is reused (its content is undefined after an error).
+Result<void> decode_header_value_into(std::string_view value, std::string& out);
 
 // RFC 3339 date-time: 2026-11-30T08:00:00.015Z, with an offset or Z, fraction optional.
 bool is_valid_rfc3339(std::string_view time);
@@ -112,6 +114,9 @@ Result<WireMessage> encode(const Event& e, std::string_view prefix = "events");
 // Other headers land in extra_headers as received; in structured mode, extension
 // attributes become ce-<name> extra headers, percent-encoded.
 Result<Event> decode(const HeaderList& headers, std::string_view body);
+// decode into an event whose strings keep their storage, for a caller that decodes one
+// event after another (the handler host); `out` is undefined after an error.
+Result<void> decode_into(const HeaderList& headers, std::string_view body, Event& out);
 
 // Data conversions. msgpack input is bounded before anything is allocated: every declared
 // array or map length must be backed by input bytes, nesting is capped at kMaxDataDepth,

@@ -55,16 +55,16 @@ Error nats_error(natsStatus status, const jsErrCode* jerr) {
     return Error{std::move(what)};
 }
 
-Result<Headers> read_headers(natsMsg* msg) {
-    if (auto received = read_received_headers(msg)) return std::move(*received);
+Result<void> read_headers_into(natsMsg* msg, Headers& out) {
+    if (read_received_headers_into(msg, out)) return {};
+    out.clear();
     const char** raw_keys = nullptr;
     int key_count = 0;
     natsStatus s = natsMsgHeader_Keys(msg, &raw_keys, &key_count);
-    if (s == NATS_NOT_FOUND) return Headers{};
+    if (s == NATS_NOT_FOUND) return {};
     if (s != NATS_OK) return nats_error(s);
     StringArray keys(raw_keys);
 
-    Headers out;
     for (int i = 0; i < key_count; ++i) {
         const char** raw_values = nullptr;
         int value_count = 0;
@@ -76,6 +76,12 @@ Result<Headers> read_headers(natsMsg* msg) {
             out.emplace_back(keys.get()[i], v != nullptr ? v : "");
         }
     }
+    return {};
+}
+
+Result<Headers> read_headers(natsMsg* msg) {
+    Headers out;
+    if (auto ok = read_headers_into(msg, out); !ok) return ok.error();
     return out;
 }
 

@@ -61,9 +61,12 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // thread: it reads nats.c's thread-local last error, which the next call overwrites.
 Error nats_error(natsStatus status, const jsErrCode* jerr = nullptr);
 
-// Every header of `msg`. Names come in no particular order (nats.c keeps them in a hash
-// map); the values of one name keep their wire order. A message without headers gives {}.
+// Every header of `msg`: in wire order when read from the bytes received (see
+// received_headers.hpp), else in nats.c's hash order; the values of one name keep their
+// wire order either way. A message without headers gives {}.
 Result<Headers> read_headers(natsMsg* msg);
+// The same into `out`, whose strings keep their storage for the next message.
+Result<void> read_headers_into(natsMsg* msg, Headers& out);
 
 // Adds each pair with natsMsgHeader_Add, so repeated names keep all their values. Names and
 // values are checked first: a CR, LF or other control character would let a value start a

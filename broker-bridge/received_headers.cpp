@@ -29,8 +29,9 @@ std::string_view header_block(natsMsg* msg) {
 }
 
 // One "Name: value" line (without its CRLF) as nats.c reads it: the name up to the colon,
-// the value with spaces trimmed on both sides. False for lines nats.c reads differently.
-bool parse_line(std::string_view line, Headers& out) {
+// the value with spaces trimmed on both sides, into out[n] (reused) or a new last entry.
+// False for lines nats.c reads differently.
+bool parse_line(std::string_view line, Headers& out, std::size_t n) {
     if (line.empty() || is_space(line.front())) return false;  // folded continuation
     auto colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos) return false;
@@ -43,25 +44,36 @@ bool parse_line(std::string_view line, Headers& out) {
     if (line.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
         return false;
     }
-    out.emplace_back(line.substr(0, colon), value);
+    if (n < out.size()) {
+        out[n].first.assign(line.substr(0, colon));
+        out[n].second.assign(value);
+    } else {
+        out.emplace_back(line.substr(0, colon), value);
+    }
     return true;
 }
 
 }  // namespace
 
-std::optional<Headers> read_received_headers(natsMsg* msg) {
+bool read_received_headers_into(natsMsg* msg, Headers& out) {
     std::string_view block = header_block(msg);
-    if (!block.starts_with(kFirstLine) || !block.ends_with("\r\n\r\n")) return std::nullopt;
+    if (!block.starts_with(kFirstLine) || !block.ends_with("\r\n\r\n")) return false;
     block.remove_prefix(kFirstLine.size());
     block.remove_suffix(kLineEnd.size());  // the blank line
-    Headers out;
-    out.reserve(16);
+    std::size_t n = 0;
     while (!block.empty()) {
         auto end = block.find(kLineEnd);
-        if (end == std::string_view::npos) return std::nullopt;
-        if (!parse_line(block.substr(0, end), out)) return std::nullopt;
+        if (end == std::string_view::npos) return false;
+        if (!parse_line(block.substr(0, end), out, n++)) return false;
         block.remove_prefix(end + kLineEnd.size());
     }
+    out.resize(n);
+    return true;
+}
+
+std::optional<Headers> read_received_headers(natsMsg* msg) {
+    Headers out;
+    if (!read_received_headers_into(msg, out)) return std::nullopt;
     return out;
 }
 

@@ -23,5 +23,8 @@ namespace bb {
 // NULs; a status; folded lines; an empty value) returns nullopt, so the result is always
 // what the header API would give. received_headers_test pins the layout on our nats.c.
 std::optional<Headers> read_received_headers(natsMsg* msg);
+// The same into `out`, whose strings keep their storage; false (and `out` undefined) where
+// read_received_headers gives nullopt.
+bool read_received_headers_into(natsMsg* msg, Headers& out);
 
 }  // namespace bb

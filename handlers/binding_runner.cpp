@@ -86,6 +86,9 @@ std::vector<std::string> BindingRunner::durables() const {
 
 void BindingRunner::start() {
     dead_letters_ = std::make_unique<DeadLetterPipeline>(nats_, config_.nats.request_timeout);
+    // Enough idle deliveries for everything a binding keeps fetched at once.
+    deliveries_ = DeliveryPool::make(
+        static_cast<std::size_t>(binding_.concurrency + 2 * config_.handlers.fetch_batch));
     for (const auto& subject : binding_.subjects) {
         auto c = std::make_unique<Consumer>();
         c->subject = subject;
@@ -180,7 +183,7 @@ void BindingRunner::fetch_loop(Consumer& c) {
 }
 
 bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
-    auto d = std::make_shared<Delivery>();
+    auto d = deliveries_->take();
     d->durable = &c.durable;
     jsMsgMetaData* raw_meta = nullptr;
     if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
@@ -258,23 +261,22 @@ void BindingRunner::note_gap(Consumer& c, uint64_t consumer_seq, const Delivery&
 }
 
 std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::string& error) {
-    auto headers = read_headers(d.msg.get());
-    if (!headers) {
-        error = "cannot read headers: " + headers.error().what;
+    // Into the recycled delivery's own strings (see DeliveryPool).
+    if (auto read = read_headers_into(d.msg.get(), d.headers); !read) {
+        d.headers.clear();
+        error = "cannot read headers: " + read.error().what;
         return Outcome::kInvalid;
     }
-    d.headers = std::move(*headers);
+    d.headers_read = true;
     if (const auto* only = find_header(d.headers, kReplayBinding)) {
         if (*only != binding_.name) return Outcome::kSkipped;  // a replay for another binding
     }
     std::string_view body(natsMsg_GetData(d.msg.get()),
                           static_cast<size_t>(natsMsg_GetDataLength(d.msg.get())));
-    auto event = decode(d.headers, body);
-    if (!event) {
-        error = event.error().what;
+    if (auto decoded = decode_into(d.headers, body, d.event); !decoded) {
+        error = decoded.error().what;
         return Outcome::kInvalid;
     }
-    d.event = std::move(*event);
     // A plugin that asks for the JSON text on demand gets it converted only then (most of
     // the cost of an event that the plugin does not read as JSON).
     if (!plugin_.json_on_demand() || filter_reads_data_) {
@@ -424,9 +426,9 @@ void BindingRunner::dead_letter(const std::shared_ptr<Delivery>& d, DlqReason re
         auto it = first_failed_at_.find(d->stream_seq);
         if (it != first_failed_at_.end()) info.first_failed_at = it->second;
     }
-    if (d->headers.empty()) {
-        auto headers = read_headers(d->msg.get());
-        if (headers) d->headers = std::move(*headers);
+    if (!d->headers_read) {
+        if (!read_headers_into(d->msg.get(), d->headers)) d->headers.clear();
+        d->headers_read = true;
     }
     std::string_view body(natsMsg_GetData(d->msg.get()),
                           static_cast<size_t>(natsMsg_GetDataLength(d->msg.get())));

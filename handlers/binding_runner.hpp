@@ -20,6 +20,7 @@
 #include "broker-bridge/nats_client.hpp"
 #include "handlers/dead_letter_pipeline.hpp"
 #include "handlers/delivery.hpp"
+#include "handlers/delivery_pool.hpp"
 #include "handlers/plugin_instance.hpp"
 #include "handlers/worker_pool.hpp"
 
@@ -153,6 +154,7 @@ private:
     std::mt19937_64 random_;
 
     std::unique_ptr<DeadLetterPipeline> dead_letters_;
+    std::shared_ptr<DeliveryPool> deliveries_;
     std::vector<std::unique_ptr<Consumer>> consumers_;
     std::thread timer_;
     std::thread ticker_;

@@ -38,6 +38,25 @@ void build_c_event(Delivery& d, uint32_t max_attempts) {
     c.max_attempts = max_attempts;
 }
 
+void Delivery::recycle() noexcept {
+    msg.reset();
+    stream_seq = 0;
+    delivered = 1;
+    aggregate_key.clear();
+    state = kQueued;
+    deadline = {};
+    holds_slot = false;
+    retry_delay_ms = 0;
+    durable = nullptr;
+    // headers and event are overwritten by the next decode, which reuses their strings.
+    headers_read = false;
+    data_json.clear();
+    json_converted = false;
+    json_error.clear();
+    c_headers.clear();
+    c_event = bb_event{};
+}
+
 const std::string* ensure_data_json(Delivery& d) {
     if (!d.json_converted) {
         auto json = data_as_json(d.event);

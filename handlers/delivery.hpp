@@ -37,6 +37,7 @@ struct Delivery {
 
     // Filled on the worker before the handler runs; bb_event points into these.
     Headers headers;
+    bool headers_read = false;  // `headers` are this message's (a recycled delivery's are not)
     Event event;
     // The data as JSON text: converted before the call, or on the plugin's first
     // event_data_json call for a plugin that asks on demand (see ensure_data_json).
@@ -45,6 +46,10 @@ struct Delivery {
     std::string json_error;  // why the data cannot be JSON: the event is invalid
     std::vector<bb_header> c_headers;
     bb_event c_event{};
+
+    // Back to a fresh delivery for DeliveryPool: the message is dropped, every field reset,
+    // and the strings and vectors keep their storage for the next event.
+    void recycle() noexcept;
 };
 
 // Fills d.c_event (and the strings it points into) from the decoded event and the message.

@@ -72,6 +72,9 @@ struct StoreFault {
     std::string code;                  // the SQLite result code the log must name
     bool rows_readable_during = true;  // false: reading the file would create its -shm as root
     std::function<void()> clear;       // removes the cause (may restart the daemon)
+    // The same process goes on once the cause is gone, so it logs "analytics store
+    // recovered"; a restart that clears the cause starts a process that never failed.
+    bool same_process_recovers = true;
 };
 
 // Publishes events while the fault holds, checks they wait unacknowledged and undead with
@@ -137,7 +140,9 @@ void run_store_fault(BridgeFixture& f, const StoreFault& fault) {
     BOOST_TEST(events - distinct == 0, "losses");
     BOOST_TEST(stored - distinct == 0, "duplicates");
     BOOST_TEST(f.stream_messages("DLQ") == 0u);
-    BOOST_TEST(lines_with(whole_log(f), {"analytics store recovered", fault.db.string()}) > 0u);
+    if (fault.same_process_recovers) {
+        BOOST_TEST(lines_with(whole_log(f), {"analytics store recovered", fault.db.string()}) > 0u);
+    }
 }
 
 // The user the daemon runs as in the permission cases: `nobody` when the test is root,
@@ -170,10 +175,12 @@ BOOST_AUTO_TEST_CASE(a_store_at_its_size_cap_holds_events_until_a_larger_cap_tak
     const fs::path db = dir() / "store" / "analytics.db";
     start_bridge(binding(db, "      max_size: 64KiB\n"));
 
-    run_store_fault(*this, {"full", db, "SQLITE_FULL", true, [&] {
+    run_store_fault(*this, {"full", db, "SQLITE_FULL", true,
+                            [&] {
                                 bridge().stop();
                                 start_bridge(binding(db, "      max_size: 64MiB\n"));
-                            }});
+                            },
+                            false});
 }
 
 BOOST_AUTO_TEST_CASE(a_store_the_daemon_may_not_write_holds_events_until_it_may) {
