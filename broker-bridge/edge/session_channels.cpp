@@ -80,12 +80,16 @@ void Session::start_channel(const Command& c, ResolvedChannel r) {
     ++tasks_in_flight_;
 }
 
-// Reads the start on a worker, unless the channel was dropped while the task waited.
+// Reads the start on a worker, unless the channel was dropped while the task waited. The
+// hub learns the start at once, on the worker: a copy lost before anything of the subject
+// was delivered (a reconnect) is then read back from there.
 std::function<void()> Session::subscribe_task(const Command& c, const Channel& ch) {
     EventLoop* loop = &loop_;
     StreamReader* reader = &ctx_.reader;
     SnapshotReader* snapshots = ctx_.snapshots;
+    SubscriptionHub* hub = &ctx_.hub;
     std::string id = client_id_, channel = c.channel, subject = ch.resolved.subject;
+    std::string live_subject = ch.resolved.live_subject;
     const auto& key_template = ch.resolved.rule->snapshot_key;
     // A snapshot channel starts from its snapshot; a client's `since` does not apply there.
     std::string key = key_template && snapshots ? key_template->expand(ch.resolved.vars) : "";
@@ -96,6 +100,7 @@ std::function<void()> Session::subscribe_task(const Command& c, const Channel& c
         if (wanted->load()) {
             start = key.empty() ? start_subscription(*reader, subject, since, max, *wanted)
                                 : start_snapshot(*reader, *snapshots, subject, key, max, *wanted);
+            if (start) hub->subscription_started(live_subject, subject, start->last_seq);
         }
         loop->post([=, start = std::move(start)](EventLoop& l) mutable {
             if (Session* s = l.find(id)) {

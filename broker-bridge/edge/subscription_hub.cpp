@@ -1,5 +1,6 @@
 #include "broker-bridge/edge/subscription_hub.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "broker-bridge/log.hpp"
@@ -64,6 +65,17 @@ void SubscriptionHub::remove(const std::string& live_subject, size_t loop) {
     log::debug("edge subject unsubscribed", {{"subject", live_subject}});
 }
 
+void SubscriptionHub::subscription_started(const std::string& live_subject,
+                                           const std::string& stream_subject, uint64_t last_seq) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(live_subject);
+    if (it == entries_.end() || it->second.delivered) return;
+    Entry& e = it->second;
+    e.last_seq = e.started ? std::min(e.last_seq, last_seq) : last_seq;
+    e.started = true;
+    e.stream_subject = stream_subject;
+}
+
 size_t SubscriptionHub::subjects() const {
     std::lock_guard lock(mu_);
     return entries_.size();
@@ -89,13 +101,16 @@ std::optional<SubscriptionHub::Position> SubscriptionHub::position(
     std::lock_guard lock(mu_);
     auto it = entries_.find(subject);
     if (it == entries_.end()) return std::nullopt;
-    return Position{it->second.last_seq, it->second.epoch, it->second.stream_subject};
+    const Entry& e = it->second;
+    return Position{e.started, e.delivered, e.last_seq, e.epoch, e.stream_subject};
 }
 
 void SubscriptionHub::record(const std::string& subject, const LiveMessage& m) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(subject);
     if (it == entries_.end()) return;
+    it->second.started = true;
+    it->second.delivered = true;
     it->second.last_seq = m.seq();
     it->second.epoch = m.epoch();
     it->second.stream_subject = m.subject();
@@ -125,7 +140,9 @@ void SubscriptionHub::dispatch(natsMsg* msg) {
 
 // A sequence that does not grow is either a copy already delivered by a fill, or RT was
 // deleted and created again (the epoch changed); any other step past the previous sequence
-// stored on the subject (Nats-Last-Sequence) is a gap to fill first.
+// stored on the subject (Nats-Last-Sequence) is a gap to fill first. Before the first
+// delivery the position is a subscription's start: a copy at or before it is late, not
+// seen, and goes out (subscribers that started after it drop it).
 void SubscriptionHub::dispatch_in_order(natsMsg* msg, const std::string& subject) {
     auto live = LiveMessage::from_nats(msg, reader_.epoch());
     if (!live) {
@@ -135,14 +152,14 @@ void SubscriptionHub::dispatch_in_order(natsMsg* msg, const std::string& subject
     }
     auto at = position(subject);
     if (!at) return;
-    if (at->last_seq > 0 && (*live)->seq() <= at->last_seq) {
+    if (at->delivered && (*live)->seq() <= at->last_seq) {
         auto st = reader_.state();
         if (!st) return;
         if (st->epoch == at->epoch) return;  // delivered already, by a fill
         log::warn("edge stream epoch changed", {{"subject", subject}, {"epoch", st->epoch}});
         live = LiveMessage::from_nats(msg, st->epoch);
         if (!live) return;
-    } else if (at->last_seq > 0) {
+    } else if (at->started) {
         const char* previous = header_value(msg, "Nats-Last-Sequence");
         uint64_t stored_before = previous ? std::strtoull(previous, nullptr, 10) : 0;
         if (stored_before > at->last_seq) {
@@ -190,7 +207,7 @@ void SubscriptionHub::fill_after_reconnect() {
         if (!order) continue;
         std::lock_guard serial(*order);
         auto at = position(subject);
-        if (!at || at->last_seq == 0) continue;  // nothing delivered yet: no position to keep
+        if (!at || !at->started) continue;  // no subscription has started: nothing to miss
         auto stored = reader_.last_seq(at->stream_subject);
         if (!stored) {
             log::warn("edge live gap check failed",

@@ -32,6 +32,10 @@
 // delivery thread is answered: nats.c reads replies on a subscription of its own, outside
 // the shared pool. After a reconnect, fill_after_reconnect() does the same for every subject,
 // since a copy lost while disconnected may have no successor to reveal it.
+//
+// Both need a position to fill from. Before the first delivery it is the last sequence RT
+// had stored on the subject when a subscription started (subscription_started()), so a copy
+// lost before anything was delivered is read back too.
 namespace bb::edge {
 
 // Call before the first NATS call of the process: nats.c then delivers the messages of all
@@ -55,6 +59,13 @@ public:
     Result<void> add(const std::string& live_subject, size_t loop);
     void remove(const std::string& live_subject, size_t loop);
 
+    // A subscriber of `live_subject` read `last_seq` (0: none) as the last message RT stored
+    // on `stream_subject`, after add(). Until a message is delivered the lowest such sequence
+    // is the subject's position: a lower one only reads back messages that subscribers drop
+    // as already seen, a higher one could skip a message another subscriber still needs.
+    void subscription_started(const std::string& live_subject, const std::string& stream_subject,
+                              uint64_t last_seq);
+
     size_t subjects() const;
 
     // Blocking: delivers what RT stored on each subject past the last message delivered.
@@ -65,14 +76,18 @@ private:
     struct Entry {
         NatsSubscription sub;
         std::vector<int> counts;     // subscribers per loop
-        uint64_t last_seq = 0;       // of the last message delivered; 0 before the first
+        bool started = false;        // a subscription start or a delivery gave last_seq
+        bool delivered = false;      // a message was delivered: last_seq is its sequence
+        uint64_t last_seq = 0;       // of the last message delivered, else of the start
         std::string epoch;           // of the last message delivered
-        std::string stream_subject;  // rt.<rest>, learnt from the first message
+        std::string stream_subject;  // rt.<rest>, from a subscription start or a message
         // Held while one message, and the gap before it, is delivered: keeps the order of a
         // subject between the delivery thread and a reconnect fill.
         std::shared_ptr<std::mutex> order = std::make_shared<std::mutex>();
     };
     struct Position {
+        bool started = false;
+        bool delivered = false;
         uint64_t last_seq = 0;
         std::string epoch;
         std::string stream_subject;

@@ -235,7 +235,9 @@ BOOST_AUTO_TEST_CASE(an_event_published_while_a_nats_server_is_down_is_handled_a
     auto message = ws.next_op("message", 20s);
     BOOST_TEST_REQUIRE(message.has_value(), "no message; handler logs:\n"
                                                 << tail(processes[0]->log_text()) << "\n"
-                                                << tail(processes[2]->log_text()));
+                                                << tail(processes[2]->log_text())
+                                                << "\nlog of the client's edge:\n"
+                                                << tail(processes[1]->log_text()));
     BOOST_TEST((*message)["data"].value("title", "") == "while n is down");
     BOOST_TEST_MESSAGE("delivered to the client at " << clock.ms() << " ms");
 

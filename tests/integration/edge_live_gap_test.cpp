@@ -80,6 +80,59 @@ BOOST_AUTO_TEST_CASE(messages_stored_while_the_edge_was_cut_off_are_delivered_in
     BOOST_TEST(metric_of(cut.metrics, "broker_bridge_edge_live_fills_total") >= 1);
 }
 
+// Nothing of the channel was delivered yet, so the edge has no message to count from: the
+// subscription's start (the last sequence stored on the subject, 0 here) is its position.
+BOOST_AUTO_TEST_CASE(a_message_stored_while_cut_off_before_any_delivery_is_delivered_once) {
+    start_edge();
+    LoopbackCutter cutter(server().port());
+    CutEdge cut(config(), cutter);
+    WsClient c(cut.edge.port());
+    BOOST_TEST_REQUIRE(c.connect(token("42"))["op"] == "connected");
+    auto subscribed = c.subscribe("user:42:notifications", 2);
+    BOOST_TEST_REQUIRE(subscribed["op"] == "subscribed");
+    BOOST_TEST_REQUIRE(subscribed["seq"] == 0);
+
+    cutter.cut();
+    BOOST_TEST_REQUIRE(wait_until([&] { return !cut.nats.connected(); }, 5s));
+    uint64_t seq = publish_rt("rt.user.42.notifications", {{"n", 1}});
+    cutter.resume();
+    BOOST_TEST_REQUIRE(wait_until([&] { return cut.nats.connected(); }, 5s));
+
+    auto message = c.next_op("message", 5s);
+    BOOST_TEST_REQUIRE(message.has_value(), "the message stored during the cut never came");
+    BOOST_TEST((*message)["data"]["n"] == 1);
+    BOOST_TEST((*message)["seq"] == seq);
+    BOOST_TEST(!c.next_op("message", 300ms).has_value(), "the message came twice");
+    BOOST_TEST(metric_of(cut.metrics, "broker_bridge_edge_live_fills_total") >= 1);
+}
+
+// The channel holds a message from before the subscription: the fill starts after it, and
+// the client, which started after it too, receives only what came during the cut.
+BOOST_AUTO_TEST_CASE(a_fill_before_any_delivery_starts_after_what_was_stored_at_subscribe) {
+    start_edge();
+    LoopbackCutter cutter(server().port());
+    CutEdge cut(config(), cutter);
+    const std::string subject = "rt.user.42.notifications";
+    uint64_t before = publish_rt(subject, {{"n", 1}});
+    WsClient c(cut.edge.port());
+    BOOST_TEST_REQUIRE(c.connect(token("42"))["op"] == "connected");
+    auto subscribed = c.subscribe("user:42:notifications", 2);
+    BOOST_TEST_REQUIRE(subscribed["op"] == "subscribed");
+    BOOST_TEST_REQUIRE(subscribed["seq"] == before);
+
+    cutter.cut();
+    BOOST_TEST_REQUIRE(wait_until([&] { return !cut.nats.connected(); }, 5s));
+    publish_rt(subject, {{"n", 2}});
+    publish_rt(subject, {{"n", 3}});
+    cutter.resume();
+    BOOST_TEST_REQUIRE(wait_until([&] { return cut.nats.connected(); }, 5s));
+
+    BOOST_TEST((read_values(c, 2) == std::vector<int>{2, 3}));
+    BOOST_TEST(!c.next_op("message", 300ms).has_value());
+    publish_rt(subject, {{"n", 4}});
+    BOOST_TEST((read_values(c, 1) == std::vector<int>{4}));
+}
+
 BOOST_AUTO_TEST_CASE(a_live_message_without_a_gap_reads_nothing_back) {
     start_edge();
     WsClient c(port());
