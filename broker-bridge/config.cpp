@@ -160,7 +160,8 @@ void read_handlers(const Node& n, HandlersConfig& h) {
     if (!n.defined()) return;
     n.expect_keys({"group", "workers", "max_stuck_threads", "ack_margin", "shutdown_timeout",
                    "fetch_batch", "fetch_wait", "max_ack_pending", "lag_poll_interval",
-                   "careful_window", "handoff_batch", "spread_after"});
+                   "careful_window", "handoff_batch", "spread_after", "gap_wait",
+                   "gap_poll_interval"});
     if (n.has("group")) h.group = n["group"].as_string();
     bool group_ok = !h.group.empty() && h.group.size() <= 32 &&
                     std::all_of(h.group.begin(), h.group.end(), [](char c) {
@@ -181,6 +182,11 @@ void read_handlers(const Node& n, HandlersConfig& h) {
     if (n.has("handoff_batch"))
         h.handoff_batch = static_cast<int>(n["handoff_batch"].as_int(1, 4096));
     if (n.has("spread_after")) h.spread_after = n["spread_after"].as_duration();
+    if (n.has("gap_wait")) h.gap_wait = n["gap_wait"].as_duration();
+    if (n.has("gap_poll_interval")) h.gap_poll_interval = n["gap_poll_interval"].as_duration();
+    if (h.gap_poll_interval.count() < 10) {
+        n["gap_poll_interval"].fail("gap_poll_interval must be at least 10ms");
+    }
     if (h.fetch_wait.count() < 1) n["fetch_wait"].fail("fetch_wait must be at least 1ms");
     if (h.lag_poll_interval.count() < 100) {
         // Polling consumer info faster measurably slows the consumers themselves.

@@ -129,6 +129,11 @@ struct HandlersConfig {
     int handoff_batch = 32;
     Millis spread_after{1};
     Millis lag_poll_interval{1000};  // consumer lag metrics; faster polling slows consumers
+    // Per-aggregate ordering across lost deliveries: events that arrive after deliveries went
+    // missing wait at most `gap_wait` (unset: one and a half ack waits) for them to come
+    // back; meanwhile the consumer's ack floor is asked for every `gap_poll_interval`.
+    std::optional<Millis> gap_wait;
+    Millis gap_poll_interval{200};
 };
 
 struct Config {

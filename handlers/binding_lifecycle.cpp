@@ -18,6 +18,10 @@ void BindingRunner::timer_loop() {
     // Fine enough to notice an overrun within a quarter of the timeout, and never busy.
     auto period = std::clamp(binding_.timeout / 4, std::chrono::milliseconds(5),
                              std::chrono::milliseconds(250));
+    // And to ask for ack floors as often as `gap_poll_interval` says (check_gaps).
+    if (binding_.ordering == Ordering::kPerAggregate) {
+        period = std::min(period, config_.handlers.gap_poll_interval);
+    }
     auto extend_every = std::max(ack_wait_ / 3, std::chrono::milliseconds(10));
     auto next_extend = Clock::now() + extend_every;
     std::unique_lock lock(mutex_);
@@ -29,6 +33,7 @@ void BindingRunner::timer_loop() {
         lock.unlock();
         check_timeouts();
         spread_if_stalled();
+        check_gaps();
         if (Clock::now() >= next_extend) {
             extend_waiting();
             unblock_abandoned_aggregates();
@@ -96,8 +101,9 @@ bb_status BindingRunner::keep_alive(const bb_event& event, bb_error* err) {
     return BB_OK;
 }
 
-// Held events wait behind an earlier one of their aggregate, queued ones for a worker
-// thread; "in progress" restarts their ack wait so JetStream does not redeliver them.
+// Held events wait behind an earlier one of their aggregate or missing deliveries, queued
+// ones for a worker thread; "in progress" restarts their ack wait so JetStream does not
+// redeliver them.
 void BindingRunner::extend_waiting() {
     std::vector<std::shared_ptr<Delivery>> waiting;
     {
@@ -105,6 +111,9 @@ void BindingRunner::extend_waiting() {
         waiting.assign(ready_.begin(), ready_.end());
         for (const auto& [key, agg] : aggregates_) {
             for (const auto& [seq, d] : agg.held) waiting.push_back(d);
+        }
+        for (const auto& c : consumers_) {
+            for (const auto& [seq, d] : c->gaps.held()) waiting.push_back(d);
         }
     }
     for (const auto& d : waiting) natsMsg_InProgress(d->msg.get(), nullptr);
@@ -229,6 +238,9 @@ void BindingRunner::stop(std::chrono::steady_clock::time_point deadline) {
             for (auto& [seq, d] : agg.held) leftovers.push_back(d);
         }
         aggregates_.clear();
+        for (auto& c : consumers_) {
+            for (auto& d : c->gaps.take_all()) leftovers.push_back(std::move(d));
+        }
         held_ = 0;
         for (const auto& d : ready_) {
             int expected = Delivery::kQueued;

@@ -61,6 +61,7 @@ BindingRunner::BindingRunner(PluginInstance& plugin, const Config& config, const
       metrics_(metrics),
       pool_(pool),
       ack_wait_(binding_.timeout + config.handlers.ack_margin),
+      gap_wait_(config.handlers.gap_wait.value_or(ack_wait_ * 3 / 2)),
       handler_duration_(&metrics.handler_duration(binding_.name)),
       // Slow until measured: the first events of a binding spread over threads at once.
       avg_call_us_(2 * std::chrono::microseconds(config.handlers.spread_after).count()),
@@ -138,7 +139,10 @@ void BindingRunner::fetch_loop(Consumer& c) {
             auto careful = [&] { return std::chrono::steady_clock::now() < careful_until; };
             // Past the held limit, fetching goes on only for the retry an aggregate waits
             // for: it comes back in a fetch, and nothing else lets the held events run.
-            auto held_room = [&] { return held_ < held_max || any_aggregate_waiting_locked(); };
+            // So does fetching for the missing deliveries that held events wait for.
+            auto held_room = [&] {
+                return held_ < held_max || any_aggregate_waiting_locked() || c.gaps.open();
+            };
             changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
                 return stopping_ || (fetch_room(careful()) > 0 && held_room() && !isolating_ &&
                                      isolated_seq_ == 0);
@@ -185,12 +189,13 @@ void BindingRunner::fetch_loop(Consumer& c) {
 bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
     auto d = deliveries_->take();
     d->durable = &c.durable;
+    uint64_t missing = 0;
     jsMsgMetaData* raw_meta = nullptr;
     if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
         JsMsgMetaData meta(raw_meta);
         d->stream_seq = meta->Sequence.Stream;
         d->delivered = meta->NumDelivered;
-        note_gap(c, meta->Sequence.Consumer, *d);
+        missing = note_gap(c, meta->Sequence.Consumer, *d);
     }
     d->subject = natsMsg_GetSubject(msg.get());
     d->msg = std::move(msg);
@@ -226,6 +231,16 @@ bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
         }
         isolated_seq_ = d->stream_seq;
     }
+    if (missing > 0 || c.gaps.open()) {
+        return dispatch_past_gap_locked(c, std::move(d), missing, suspect);
+    }
+    admit_locked(std::move(d), suspect);
+    return suspect;
+}
+
+// Queues a delivery, or holds it behind an earlier event of its aggregate (caller holds
+// mutex_).
+void BindingRunner::admit_locked(std::shared_ptr<Delivery> d, bool suspect) {
     if (!d->aggregate_key.empty()) {
         Aggregate& agg = aggregates_[d->aggregate_key];
         if (agg.active_seq != 0 && agg.active_seq != d->stream_seq) {
@@ -233,7 +248,7 @@ bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
             auto [it, added] = agg.held.insert_or_assign(d->stream_seq, d);
             if (added) ++held_;
             if (isolated_seq_ == d->stream_seq) isolated_seq_ = 0;  // it does not run now
-            return suspect;
+            return;
         }
         agg.active_seq = d->stream_seq;
         agg.active_waiting = false;
@@ -242,15 +257,16 @@ bool BindingRunner::dispatch(NatsMsg msg, Consumer& c) {
     // Queued without waking anyone yet: the fetch loop wakes drainers once per batch.
     ready_.push_back(std::move(d));
     if (suspect) spread_locked();
-    return suspect;
 }
 
 // Deliveries this consumer made that never arrived here: taken by another process of the
 // group, or lost in transit when a connection dropped. JetStream redelivers lost ones only
 // after their ack wait, so later events (of their aggregate, too) arrive before them.
-void BindingRunner::note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d) {
+// Returns how many deliveries are missing before this one.
+uint64_t BindingRunner::note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d) {
+    uint64_t missing = 0;
     if (c.last_consumer_seq != 0 && consumer_seq > c.last_consumer_seq + 1) {
-        const uint64_t missing = consumer_seq - c.last_consumer_seq - 1;
+        missing = consumer_seq - c.last_consumer_seq - 1;
         log::debug("deliveries did not arrive", {{"binding", binding_.name},
                                                  {"consumer", c.durable},
                                                  {"missing", missing},
@@ -258,6 +274,7 @@ void BindingRunner::note_gap(Consumer& c, uint64_t consumer_seq, const Delivery&
                                                  {"next_delivered", d.delivered}});
     }
     c.last_consumer_seq = std::max(c.last_consumer_seq, consumer_seq);
+    return missing;
 }
 
 std::optional<BindingRunner::Outcome> BindingRunner::prepare(Delivery& d, std::string& error) {

@@ -20,6 +20,7 @@
 #include "broker-bridge/nats_client.hpp"
 #include "handlers/dead_letter_pipeline.hpp"
 #include "handlers/delivery.hpp"
+#include "handlers/delivery_gaps.hpp"
 #include "handlers/delivery_pool.hpp"
 #include "handlers/plugin_instance.hpp"
 #include "handlers/worker_pool.hpp"
@@ -39,7 +40,8 @@ namespace bb::handlers {
 // A failed attempt is retried with NakWithDelay on the binding's backoff schedule; the last
 // failed attempt, a reject and an invalid envelope go to the DLQ (acknowledged publish
 // first, then Term). With ordering per-aggregate, later events of an aggregate are held in
-// memory (their ack wait extended) while an earlier one is being retried.
+// memory (their ack wait extended) while an earlier one is being retried, and while
+// deliveries that may carry earlier ones went missing (see DeliveryGaps).
 //
 // Owned by the handler host; start() and stop() are called from its thread.
 class BindingRunner {
@@ -71,6 +73,8 @@ private:
         NatsSubscription sub;
         bool outstanding = false;        // deliveries awaited an answer when the binding started
         uint64_t last_consumer_seq = 0;  // of the last fetched delivery, see note_gap
+        // Per-aggregate bindings only; guarded by mutex_.
+        DeliveryGaps gaps;
         std::thread fetcher;
     };
     struct Aggregate {
@@ -86,7 +90,14 @@ private:
     void fetch_loop(Consumer& c);
     // Starts (or holds) one fetched message; true when it is a suspect of a crash.
     bool dispatch(NatsMsg msg, Consumer& c);
-    void note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d);
+    uint64_t note_gap(Consumer& c, uint64_t consumer_seq, const Delivery& d);
+    void admit_locked(std::shared_ptr<Delivery> d, bool suspect);
+    // binding_gaps.cpp: holding events back behind deliveries that went missing.
+    bool dispatch_past_gap_locked(Consumer& c, std::shared_ptr<Delivery> d, uint64_t missing,
+                                  bool suspect);
+    bool have_locked(const Delivery& d) const;
+    bool release_past_gaps_locked(Consumer& c);
+    void check_gaps();
     int fetch_room(bool careful) const;
     void run_now(std::shared_ptr<Delivery> d);
     void spread_locked();
@@ -127,6 +138,7 @@ private:
     std::optional<expr::Expression> filter_;
     bool filter_reads_data_ = false;  // the filter reads `data`: JSON before every call
     std::chrono::milliseconds ack_wait_;
+    std::chrono::milliseconds gap_wait_;  // the longest events wait behind missing deliveries
     std::array<std::atomic<prometheus::Counter*>, 6> attempt_counters_{};  // by Outcome
     prometheus::Histogram* handler_duration_;
 

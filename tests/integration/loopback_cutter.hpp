@@ -44,7 +44,14 @@ public:
     void cut() {
         std::lock_guard lock(mu_);
         cut_ = true;
+        swallow_ = false;
         close_all();
+    }
+    // What the server sends from now on is read and thrown away until cut(): the server
+    // takes it as delivered, the client never sees it (a fault in transit).
+    void swallow_replies() {
+        std::lock_guard lock(mu_);
+        swallow_ = true;
     }
     void resume() {
         std::lock_guard lock(mu_);
@@ -95,6 +102,12 @@ private:
         return true;
     }
 
+    static bool discard(int from) {
+        char buf[16384];
+        ssize_t n = ::recv(from, buf, sizeof buf, MSG_DONTWAIT);
+        return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    }
+
     void run() {
         while (!stop_) {
             std::vector<pollfd> fds{{listener_, POLLIN, 0}};
@@ -119,7 +132,7 @@ private:
         if (it == pairs_.end()) return;
         bool ok = true;
         if (a.revents) ok = pump(a.fd, b.fd);
-        if (ok && b.revents) ok = pump(b.fd, a.fd);
+        if (ok && b.revents) ok = swallow_ ? discard(b.fd) : pump(b.fd, a.fd);
         if (!ok) {
             ::close(it->first);
             ::close(it->second);
@@ -133,6 +146,7 @@ private:
     std::atomic<bool> stop_{false};
     std::mutex mu_;
     bool cut_ = false;                        // guarded by mu_
+    bool swallow_ = false;                    // guarded by mu_
     std::vector<std::pair<int, int>> pairs_;  // guarded by mu_: client side, server side
     std::thread thread_;
 };
