@@ -13,7 +13,7 @@ write_bridge_config() {
 plugins:
   path: [$BENCH_BUILD/bench/plugins, $BENCH_BUILD/plugins]
 handlers:
-  fetch_batch: ${BENCH_FETCH_BATCH:-256}
+  fetch_batch: 256
   max_ack_pending: 4096
 bindings:
 $binding
