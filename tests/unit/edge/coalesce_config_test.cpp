@@ -40,8 +40,8 @@ std::string error_of(const std::string& extra) {
 
 BOOST_AUTO_TEST_SUITE(coalesce_config)
 
-BOOST_AUTO_TEST_CASE(live_messages_do_not_wait_unless_a_delay_is_configured) {
-    BOOST_TEST(read("").coalesce_delay.count() == 0);
+BOOST_AUTO_TEST_CASE(the_delay_is_5ms_unless_configured_and_0ms_turns_it_off) {
+    BOOST_TEST(read("").coalesce_delay.count() == 5);
     BOOST_TEST(read("  coalesce_delay: 0ms\n").coalesce_delay.count() == 0);
     BOOST_TEST(read("  coalesce_delay: 5ms\n").coalesce_delay.count() == 5);
     BOOST_TEST(read("  coalesce_delay: 100ms\n").coalesce_delay.count() == 100);
