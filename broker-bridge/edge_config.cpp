@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "broker-bridge/duration.hpp"
 #include "broker-bridge/subject.hpp"
 
 namespace bb {
@@ -10,6 +11,8 @@ namespace {
 using config::Node;
 
 constexpr int64_t kMaxCount = 1LL << 30;
+// Longer would spend a realtime latency budget before the message even leaves.
+constexpr std::chrono::milliseconds kMaxCoalesceDelay{100};
 
 bool has_hs256_key(const AuthConfig& auth) {
     for (const auto& k : auth.keys) {
@@ -122,6 +125,14 @@ void read_intervals(const Node& n, EdgeConfig& e) {
     if (e.ping_timeout <= e.ping_interval) {
         n["ping_timeout"].fail("ping_timeout must be longer than ping_interval");
     }
+    if (n.has("coalesce_delay")) {
+        e.coalesce_delay = n["coalesce_delay"].as_duration();
+        if (e.coalesce_delay > kMaxCoalesceDelay) {
+            n["coalesce_delay"].fail("coalesce_delay must be 0ms to " +
+                                     format_duration(kMaxCoalesceDelay) +
+                                     ": every live message may wait that long");
+        }
+    }
 }
 
 EdgePresenceConfig read_presence(const Node& n) {
@@ -158,9 +169,9 @@ std::optional<DevTokenConfig> read_dev_tokens(const Node& n) {
 
 EdgeConfig read_edge_config(const Node& n, const std::filesystem::path& config_dir) {
     n.expect_keys({"listen", "path", "threads", "workers", "connect_timeout", "ping_interval",
-                   "ping_timeout", "shutdown_reconnect_in", "drain_timeout", "permessage_deflate",
-                   "allowed_origins", "trusted_proxies", "limits", "auth", "channels", "presence",
-                   "static_dir", "dev_tokens"});
+                   "ping_timeout", "shutdown_reconnect_in", "drain_timeout", "coalesce_delay",
+                   "permessage_deflate", "allowed_origins", "trusted_proxies", "limits", "auth",
+                   "channels", "presence", "static_dir", "dev_tokens"});
     EdgeConfig e;
     e.listen = n.required("listen").as_string();
     if (e.listen.rfind(':') == std::string::npos) n["listen"].fail("listen must be host:port");

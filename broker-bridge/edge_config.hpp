@@ -88,6 +88,9 @@ struct EdgeConfig {
     std::chrono::milliseconds ping_timeout{60000};          // no pong for this long: dropped
     std::chrono::milliseconds shutdown_reconnect_in{2000};  // told to clients on shutdown
     std::chrono::milliseconds drain_timeout{5000};          // shutdown waits this long for closes
+    // A live message for a connection that was sent a frame less than this long ago waits
+    // out the rest, so the messages that arrive meanwhile share one frame. 0: never waits.
+    std::chrono::milliseconds coalesce_delay{5};
     bool permessage_deflate = false;
     std::vector<std::string> allowed_origins;  // empty: any Origin (or none)
     std::vector<std::string> trusted_proxies;  // addresses whose X-Forwarded-For is believed

@@ -93,6 +93,11 @@ struct EventLoop::TickTimer {
     lws_retry_bo_t retry;
 };
 
+struct EventLoop::ReleaseTimer {
+    lws_sorted_usec_list_t sul;  // first member: the callback gets its address
+    EventLoop* loop;
+};
+
 struct EventLoop::ResumeTimer {
     lws_sorted_usec_list_t sul;  // first member: the callback gets its address
     EventLoop* loop;
@@ -103,8 +108,11 @@ EventLoop::EventLoop(size_t index, EdgeContext& ctx, int listen_fd)
       ctx_(ctx),
       listen_fd_(listen_fd),
       tick_(std::make_unique<TickTimer>()),
+      release_(std::make_unique<ReleaseTimer>()),
       resume_(std::make_unique<ResumeTimer>()),
       mounts_(std::make_unique<HttpMounts>(ctx.config)) {
+    std::memset(&release_->sul, 0, sizeof release_->sul);
+    release_->loop = this;
     std::memset(&resume_->sul, 0, sizeof resume_->sul);
     resume_->loop = this;
     std::memset(&tick_->sul, 0, sizeof tick_->sul);
@@ -246,12 +254,22 @@ void EventLoop::drain_inbox() {
     }
     for (const auto& m : batch.live) fan_out(m);
     for (auto& task : batch.tasks) task(*this);
+    last_wire_form_ = {};  // lets the last message go
 }
 
 void EventLoop::fan_out(const LivePtr& message) {
     auto it = watchers_.find(message->subject());
     if (it == watchers_.end()) return;
     for (auto& [session, count] : it->second) session->on_live(message);
+}
+
+Encoded EventLoop::wire_form(const LivePtr& message, const std::string& channel,
+                             WireFormat format) {
+    auto& last = last_wire_form_;
+    if (last.message != message || last.format != format || last.channel != channel) {
+        last = {message, channel, format, message->encoded(channel, format)};
+    }
+    return last.wire;
 }
 
 Result<void> EventLoop::watch(const ResolvedChannel& channel, Session* session) {
@@ -293,6 +311,44 @@ void EventLoop::tick() {
         if (Session* s = find(due.mapped())) s->on_tick(now, unix_ms);
     }
     schedule_tick();
+}
+
+void EventLoop::hold(Session* session, std::chrono::steady_clock::time_point due) {
+    held_.insert(session);
+    if (release_at_ == std::chrono::steady_clock::time_point{} || due < release_at_) {
+        schedule_release(due);
+    }
+}
+
+void EventLoop::schedule_release(std::chrono::steady_clock::time_point due) {
+    release_at_ = due;
+    auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
+        due - std::chrono::steady_clock::now());
+    lws_sul_schedule(
+        context_, 0, &release_->sul,
+        [](lws_sorted_usec_list_t* sul) {
+            reinterpret_cast<ReleaseTimer*>(sul)->loop->release_held();
+        },
+        std::max<lws_usec_t>(wait.count(), 0));
+}
+
+// Releases the sessions that are due and waits for the earliest of the others. A session
+// released early (by a reply, a close or its own frame) is just forgotten here.
+void EventLoop::release_held() {
+    auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto it = held_.begin(); it != held_.end();) {
+        auto due = (*it)->held_until();
+        if (due == std::chrono::steady_clock::time_point{} || due <= now) {
+            (*it)->release();
+            it = held_.erase(it);
+            continue;
+        }
+        next = std::min(next, due);
+        ++it;
+    }
+    release_at_ = {};
+    if (!held_.empty()) schedule_release(next);
 }
 
 void EventLoop::remind_at(std::chrono::steady_clock::time_point when,
@@ -431,6 +487,7 @@ void EventLoop::close_session(void* user) {
     std::unique_ptr<Session> s(pss->session);
     pss->session = nullptr;
     sessions_.erase(s->client_id());
+    held_.erase(s.get());
     ctx_.limits.release_address(s->address());
     ctx_.metrics.disconnects(s->close_reason().empty() ? "client" : s->close_reason()).Increment();
     ctx_.metrics.connections().Decrement();

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker-bridge/edge/channel_rules.hpp"
@@ -62,6 +63,13 @@ public:
     // the tick visits only sessions with a reminder due, not every connection.
     void remind_at(std::chrono::steady_clock::time_point when, const std::string& client_id);
     std::string& frame_buffer() { return frame_; }
+    // The message's wire form for `channel`: built once per message and shared (LiveMessage
+    // caches it), and asked of it once per fan-out rather than per session: the lookup locks
+    // a mutex that every loop fanning out the same message would otherwise bounce.
+    Encoded wire_form(const LivePtr& message, const std::string& channel, WireFormat format);
+    // The session's live messages wait until `due` (edge.coalesce_delay); then the loop asks
+    // lws to call its on_writable.
+    void hold(Session* session, std::chrono::steady_clock::time_point due);
 
     // lws entry points (public for the protocol table).
     static int on_ws(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -82,6 +90,8 @@ private:
     void drain_inbox();
     void fan_out(const LivePtr& message);
     void schedule_tick();
+    void schedule_release(std::chrono::steady_clock::time_point due);
+    void release_held();
     void tick();
     bool filter(lws* wsi);
     int open_session(lws* wsi, void* user);
@@ -114,9 +124,20 @@ private:
     std::multimap<std::chrono::steady_clock::time_point, std::string> reminders_;
     std::unordered_map<std::string, std::unordered_map<Session*, int>> watchers_;  // by subject
     std::string frame_;
+    struct LastWireForm {
+        LivePtr message;  // kept alive, so its address is not reused for another message
+        std::string channel;
+        WireFormat format = WireFormat::kJson;
+        Encoded wire;
+    } last_wire_form_;
     uint64_t next_id_ = 0;
     struct TickTimer;
     std::unique_ptr<TickTimer> tick_;
+    // Sessions held by the coalescing delay, and one timer for the earliest of them.
+    std::unordered_set<Session*> held_;
+    struct ReleaseTimer;
+    std::unique_ptr<ReleaseTimer> release_;
+    std::chrono::steady_clock::time_point release_at_{};  // the epoch: not scheduled
     // Out of descriptors: the listener is left unpolled for a moment instead of spinning.
     struct ResumeTimer;
     std::unique_ptr<ResumeTimer> resume_;

@@ -220,7 +220,7 @@ void Session::begin_shutdown(std::chrono::milliseconds reconnect_in) {
 
 void Session::send(const nlohmann::json& message) { send_encoded(encode(message, format_)); }
 
-void Session::send_encoded(Encoded message) {
+void Session::send_encoded(Encoded message, bool live) {
     if (closing_) return;
     queue_.push(std::move(message));
     if (queue_.bytes() > static_cast<size_t>(ctx_.config.limits.send_queue_bytes)) {
@@ -228,10 +228,35 @@ void Session::send_encoded(Encoded message) {
                   {{"client", client_id_}, {"user", user_}, {"queued_bytes", queue_.bytes()}});
         return close_now(kCloseTooSlow, "too slow", "slow");
     }
-    if (!write_requested_) {
-        write_requested_ = true;
-        lws_callback_on_writable(wsi_);
+    request_write(live);
+}
+
+// A live message to a session that was sent a frame less than coalesce_delay ago waits out
+// the rest of it: the messages that arrive meanwhile leave in the same frame, saving the
+// send, lws's writable round trip and the client's read that a frame each would cost. At
+// a low rate the previous frame is older than the delay and nothing waits.
+void Session::request_write(bool live) {
+    if (write_requested_) {
+        if (!live && held_until_ != Clock::time_point{}) release();  // replies never wait
+        return;
     }
+    write_requested_ = true;
+    auto delay = ctx_.config.coalesce_delay;
+    if (live && delay.count() > 0) {
+        auto due = last_frame_at_ + delay;
+        if (due > Clock::now()) {
+            held_until_ = due;
+            loop_.hold(this, due);
+            return;
+        }
+    }
+    lws_callback_on_writable(wsi_);
+}
+
+void Session::release() {
+    if (held_until_ == Clock::time_point{}) return;
+    held_until_ = {};
+    lws_callback_on_writable(wsi_);
 }
 
 void Session::send_error(const nlohmann::json& id, std::string_view code,
@@ -247,6 +272,7 @@ void Session::refuse(const nlohmann::json& id, std::string_view code, std::strin
 
 int Session::on_writable() {
     write_requested_ = false;
+    held_until_ = {};  // a reply or a close got here first: what was held goes now
     if (queue_.empty()) {
         if (!close_after_flush_ || close_frame_requested_) return 0;
         close_frame_requested_ = true;
@@ -262,6 +288,7 @@ int Session::on_writable() {
     auto* data = reinterpret_cast<unsigned char*>(frame.data()) + LWS_PRE;
     auto mode = format_ == WireFormat::kJson ? LWS_WRITE_TEXT : LWS_WRITE_BINARY;
     if (lws_write(wsi_, data, len, mode) < static_cast<int>(len)) return -1;
+    if (ctx_.config.coalesce_delay.count() > 0) last_frame_at_ = Clock::now();
     ctx_.metrics.frames_out().Increment();
     ctx_.metrics.messages_out().Increment(static_cast<double>(count));
     ctx_.metrics.bytes_out().Increment(static_cast<double>(len));

@@ -58,6 +58,10 @@ public:
                               const nlohmann::json& id, Result<SubscribeStart> start);
     void on_published(const nlohmann::json& id, Result<std::string> event_id);
     void begin_shutdown(std::chrono::milliseconds reconnect_in);
+    // Coalescing (edge.coalesce_delay): while held, queued live messages wait for the loop
+    // to release the session at held_until(); the epoch (a default time point) when not held.
+    Clock::time_point held_until() const { return held_until_; }
+    void release();
 
 private:
     struct Channel {
@@ -89,7 +93,9 @@ private:
     void drop_channel(std::unordered_map<std::string, Channel>::iterator it);
 
     void send(const nlohmann::json& message);
-    void send_encoded(Encoded message);
+    // `live`: a live message, which may wait for the coalescing delay; replies never wait.
+    void send_encoded(Encoded message, bool live = false);
+    void request_write(bool live);
     void send_error(const nlohmann::json& id, std::string_view code, std::string_view message);
     void close_now(int code, std::string_view reason, std::string_view metric);
     void close_after_flush(int code, std::string_view reason, std::string_view metric);
@@ -121,6 +127,8 @@ private:
     RateLimiter commands_;
     SendQueue queue_;
     bool write_requested_ = false;
+    Clock::time_point last_frame_at_{};  // when on_writable last sent a frame
+    Clock::time_point held_until_{};
     bool closing_ = false;
     bool close_after_flush_ = false;
     // Set once the close frame is asked for. lws calls SERVER_WRITEABLE again while it sends

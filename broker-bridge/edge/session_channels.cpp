@@ -179,7 +179,7 @@ void Session::deliver(Channel& ch, const LivePtr& m) {
     SkipAuthor skip = ch.resolved.rule->config.skip_author;
     if (skip == SkipAuthor::kUser && !m->author().empty() && m->author() == user_) return;
     if (skip == SkipAuthor::kConnection && m->connection_id() == client_id_) return;
-    send_encoded(m->encoded(ch.name, format_));
+    send_encoded(loop_.wire_form(m, ch.name, format_), true);
 }
 
 void Session::handle_unsubscribe(const Command& c) {
