@@ -126,9 +126,11 @@ std::vector<StoredMessage> BridgeFixture::dlq_messages() {
     return out;
 }
 
-std::vector<Handled> BridgeFixture::handled() {
+std::vector<Handled> BridgeFixture::handled() { return read_handled_log(handled_log()); }
+
+std::vector<Handled> read_handled_log(const std::filesystem::path& path) {
     std::vector<Handled> out;
-    std::ifstream in(handled_log());
+    std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
         std::istringstream fields(line);

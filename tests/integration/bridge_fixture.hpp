@@ -22,6 +22,9 @@ struct Handled {
     std::string outcome;
 };
 
+// The lines of a scripted plugin's log file, in file order.
+std::vector<Handled> read_handled_log(const std::filesystem::path& path);
+
 struct StoredMessage {
     std::string subject;
     Headers headers;

@@ -29,18 +29,6 @@ std::string scripted(const std::string& name, const std::string& ordering,
            ordering + "\n    config:\n      log_file: " + log.string() + "\n" + extra;
 }
 
-std::vector<Handled> read_log(const std::filesystem::path& path) {
-    std::vector<Handled> out;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        Handled h;
-        if (fields >> h.unix_ms >> h.id >> h.attempt >> h.type >> h.outcome) out.push_back(h);
-    }
-    return out;
-}
-
 // Where each event was done in the log (its position), and with which attempt.
 struct Done {
     size_t position = 0;
@@ -48,7 +36,7 @@ struct Done {
 };
 std::map<std::string, Done> done_events(const std::filesystem::path& path) {
     std::map<std::string, Done> out;
-    auto log = read_log(path);
+    auto log = read_handled_log(path);
     for (size_t i = 0; i < log.size(); ++i) {
         if (log[i].outcome == "done") out[log[i].id] = Done{i, log[i].attempt};
     }
@@ -137,7 +125,7 @@ BOOST_AUTO_TEST_CASE(an_event_whose_delivery_was_lost_runs_before_the_next_of_it
                "the unordered binding waited for a-1");
     BOOST_TEST(unordered["b-1"].position < unordered["a-1"].position,
                "the unordered binding waited for a-1");
-    for (const auto& h : read_log(ordered_log)) BOOST_TEST(h.outcome == "done", h.id);
+    for (const auto& h : read_handled_log(ordered_log)) BOOST_TEST(h.outcome == "done", h.id);
 }
 
 // Two processes of one group share the consumer, so each sees gaps where the other took
@@ -177,8 +165,8 @@ BOOST_AUTO_TEST_CASE(in_a_group_the_ack_floor_ends_the_wait_for_the_other_proces
             gaps_seen || host->log_text().find("deliveries did not arrive") != std::string::npos;
     }
     BOOST_TEST(gaps_seen, "neither process saw the other's deliveries missing");
-    BOOST_TEST(!read_log(logs[0]).empty());
-    BOOST_TEST(!read_log(logs[1]).empty());
+    BOOST_TEST(!read_handled_log(logs[0]).empty());
+    BOOST_TEST(!read_handled_log(logs[1]).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
