@@ -169,21 +169,30 @@ void read_handlers(const Node& n, HandlersConfig& h) {
                     });
     if (!group_ok) n["group"].fail("a group is 1-32 characters of a-z, 0-9 and '_'");
     if (n.has("workers")) h.workers = static_cast<int>(n["workers"].as_int(0, 4096));
-    if (n.has("ack_margin")) h.ack_margin = n["ack_margin"].as_duration();
+    // Every interval is added to a clock reading: a week is far beyond any use, and a
+    // larger value could overflow that sum into the past.
+    auto interval = [&](const char* key) {
+        auto d = n[key].as_duration();
+        if (d > std::chrono::hours(24 * 7)) {
+            n[key].fail(std::string(key) + " must be at most 168h");
+        }
+        return d;
+    };
+    if (n.has("ack_margin")) h.ack_margin = interval("ack_margin");
     if (n.has("max_stuck_threads"))
         h.max_stuck_threads = static_cast<int>(n["max_stuck_threads"].as_int(0, 1024));
-    if (n.has("shutdown_timeout")) h.shutdown_timeout = n["shutdown_timeout"].as_duration();
+    if (n.has("shutdown_timeout")) h.shutdown_timeout = interval("shutdown_timeout");
     if (n.has("fetch_batch")) h.fetch_batch = static_cast<int>(n["fetch_batch"].as_int(1, 4096));
-    if (n.has("fetch_wait")) h.fetch_wait = n["fetch_wait"].as_duration();
+    if (n.has("fetch_wait")) h.fetch_wait = interval("fetch_wait");
     if (n.has("max_ack_pending"))
         h.max_ack_pending = static_cast<int>(n["max_ack_pending"].as_int(1, 1000000));
-    if (n.has("lag_poll_interval")) h.lag_poll_interval = n["lag_poll_interval"].as_duration();
-    if (n.has("careful_window")) h.careful_window = n["careful_window"].as_duration();
+    if (n.has("lag_poll_interval")) h.lag_poll_interval = interval("lag_poll_interval");
+    if (n.has("careful_window")) h.careful_window = interval("careful_window");
     if (n.has("handoff_batch"))
         h.handoff_batch = static_cast<int>(n["handoff_batch"].as_int(1, 4096));
-    if (n.has("spread_after")) h.spread_after = n["spread_after"].as_duration();
-    if (n.has("gap_wait")) h.gap_wait = n["gap_wait"].as_duration();
-    if (n.has("gap_poll_interval")) h.gap_poll_interval = n["gap_poll_interval"].as_duration();
+    if (n.has("spread_after")) h.spread_after = interval("spread_after");
+    if (n.has("gap_wait")) h.gap_wait = interval("gap_wait");
+    if (n.has("gap_poll_interval")) h.gap_poll_interval = interval("gap_poll_interval");
     if (h.gap_poll_interval.count() < 10) {
         n["gap_poll_interval"].fail("gap_poll_interval must be at least 10ms");
     }

@@ -85,6 +85,10 @@ Result<Headers> read_headers(natsMsg* msg) {
     return out;
 }
 
+bool writable_header(std::string_view name, std::string_view value) {
+    return valid_header_name(name) && valid_header_value(value) && !value.empty();
+}
+
 Result<void> add_headers(natsMsg* msg, const Headers& headers) {
     for (const auto& [name, value] : headers) {
         if (!valid_header_name(name)) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,10 @@ Error nats_error(natsStatus status, const jsErrCode* jerr = nullptr);
 Result<Headers> read_headers(natsMsg* msg);
 // The same into `out`, whose strings keep their storage for the next message.
 Result<void> read_headers_into(natsMsg* msg, Headers& out);
+
+// Whether add_headers can write this pair: a name of visible ASCII without ':', a value
+// without control characters but tab, and not empty (see add_headers).
+bool writable_header(std::string_view name, std::string_view value);
 
 // Adds each pair with natsMsgHeader_Add, so repeated names keep all their values. Names and
 // values are checked first: a CR, LF or other control character would let a value start a

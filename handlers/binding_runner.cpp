@@ -462,7 +462,9 @@ void BindingRunner::finish_dead_letter(const std::shared_ptr<Delivery>& d, const
     if (!published) {
         log::error("dead-letter publish failed", {{"binding", binding_.name},
                                                   {"seq", d->stream_seq},
-                                                  {"error", published.error().what}});
+                                                  {"error", published.error().what},
+                                                  {"reason", reason_name(info.reason)},
+                                                  {"event_error", info.error}});
         natsMsg_NakWithDelay(d->msg.get(), 1000, nullptr);
         release(d, false);
         return;

@@ -68,13 +68,21 @@ DeadLetterMessage build_dead_letter(const Headers& original, std::string_view bo
     if (const auto* s = find(original, kDlqOriginalSubject)) original_subject = *s;
     m.subject = std::string(dlq_prefix) + "." + info.binding + "." + original_subject;
 
+    std::string dropped;
     for (const auto& [k, v] : original) {
         if (is_bridge_dlq_header(k) || same_name(k, "Nats-Msg-Id") ||
             same_name(k, kReplayBinding)) {
             continue;
         }
+        // nats-server accepts names nats.c cannot write back (`ce-userid : x` reads as the
+        // name "ce-userid "); an entry that cannot be published would be retried forever.
+        if (!writable_header(k, v)) {
+            dropped += (dropped.empty() ? "" : ", ") + header_safe_error(k);
+            continue;
+        }
         m.headers.emplace_back(k, v);
     }
+    if (!dropped.empty()) m.headers.emplace_back(kDlqDroppedHeaders, header_safe_error(dropped));
     m.msg_id = "dlq:" + info.binding + ":" + info.stream + ":" +
                std::to_string(info.stream_seq) + ":" + replays;
     m.headers.emplace_back(kDlqReason, std::string(reason_name(info.reason)));

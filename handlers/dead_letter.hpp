@@ -29,6 +29,9 @@ inline constexpr const char* kDlqOriginalSubject = "Bridge-Dlq-Original-Subject"
 inline constexpr const char* kDlqFirstFailedAt = "Bridge-Dlq-First-Failed-At";
 inline constexpr const char* kDlqFailedAt = "Bridge-Dlq-Failed-At";
 inline constexpr const char* kDlqReplays = "Bridge-Dlq-Replays";
+// The names of original headers a NATS message cannot carry again (a space in the name, an
+// empty value): left out of the entry, which must be publishable, and named here.
+inline constexpr const char* kDlqDroppedHeaders = "Bridge-Dlq-Dropped-Headers";
 // Set on a replayed message: only this binding handles it, every other one skips it.
 inline constexpr const char* kReplayBinding = "Bridge-Replay-Binding";
 

@@ -8,6 +8,18 @@
 
 namespace bb::handlers {
 
+// What a shutdown with handlers still inside their plugins leaves alive: destroying it would
+// pull instances and libraries from under those calls. A global with external linkage holds
+// it, so the store is kept and it stays reachable (leak checkers see it in use, as it is)
+// until the process ends.
+struct AbandonedAtExit {
+    std::map<std::string, LoadedPlugin> plugins;
+    std::unique_ptr<WorkerPool> pool;
+    std::vector<std::unique_ptr<PluginInstance>> instances;
+    std::vector<std::unique_ptr<BindingRunner>> runners;
+};
+AbandonedAtExit* abandoned_at_exit = nullptr;
+
 Buckets open_buckets(const Config& config, const NatsClient& nats) {
     Buckets out;
     for (const auto& b : config.buckets) {
@@ -92,10 +104,8 @@ void HandlerHost::stop() {
         // A handler is still inside its plugin: destroying the instance or closing the
         // library under it would crash the exit. The process is ending; leave them be.
         log::warn("handlers still running at exit", {{"count", stuck}});
-        for (auto& r : runners_) (void)r.release();
-        for (auto& i : instances_) (void)i.release();
-        (void)pool_.release();
-        new std::map<std::string, LoadedPlugin>(std::move(plugins_));
+        abandoned_at_exit = new AbandonedAtExit{std::move(plugins_), std::move(pool_),
+                                                std::move(instances_), std::move(runners_)};
         return;
     }
     runners_.clear();

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A controllable SMTP server on loopback for tests and scripts/run-local.
 
-Each accepted message is written as <folder>/<n>.eml (the bytes as received) and
+Each accepted message is written as <folder>/<n>.eml (the bytes as received; n goes on after
+the highest number already in the folder) and
 <folder>/<n>.json: the connection (peer, tls), the envelope (mail_from, mail_options,
 rcpt_tos) and the message as
 Python's email package reads it (each header decoded, each body part decoded), so a
@@ -39,10 +40,17 @@ import sys
 from aiosmtpd.smtp import SMTP, AuthResult
 
 
+def highest_number(folder):
+    numbers = [int(name[:-4]) for name in os.listdir(folder)
+               if name.endswith(".eml") and name[:-4].isdigit()]
+    return max(numbers, default=0)
+
+
 class Sink:
     def __init__(self, args):
         self.args = args
-        self.count = 0
+        # Numbering goes on after what the folder holds, so a restart overwrites no mail.
+        self.count = highest_number(args.folder)
         self.tempfails = {}
         self.reject = re.compile(args.reject) if args.reject else None
         self.tempfail = re.compile(args.tempfail) if args.tempfail else None

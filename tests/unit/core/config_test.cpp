@@ -298,4 +298,19 @@ BOOST_AUTO_TEST_CASE(the_hand_off_and_careful_fetching_keys_are_read_with_docume
     BOOST_TEST(contains(e, "careful_window"), e);
 }
 
+// Intervals are added to clock readings; 2562047h overflowed such a sum into the past, so
+// a "wait very long" gap_wait stopped holding at once.
+BOOST_AUTO_TEST_CASE(handler_intervals_longer_than_a_week_are_refused_at_their_line) {
+    for (const char* key : {"gap_wait", "gap_poll_interval", "careful_window", "ack_margin",
+                            "shutdown_timeout", "fetch_wait", "spread_after"}) {
+        std::string yaml = std::string(kMinimal) + "handlers:\n  " + key + ": 2562047h\n";
+        std::string e = config_error(yaml);
+        BOOST_TEST(contains(e, std::string(key) + " must be at most 168h"), e);
+        BOOST_TEST(contains(e, "/etc/bb/test.yaml:"), e);
+    }
+    auto c = bb::parse_config(std::string(kMinimal) + "handlers:\n  gap_wait: 168h\n",
+                              "/etc/bb/test.yaml");
+    BOOST_TEST(c.handlers.gap_wait.value() == std::chrono::hours(168));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
